@@ -1,0 +1,30 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both install what is missing first.
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+export PATH := $(HOME)/.local/bin:$(PATH)
+UV_RUN := uv run --locked --quiet
+
+.PHONY: setup demo test lint unit bench clean
+
+setup:
+	@.ci/setup.sh
+
+demo: setup
+	$(UV_RUN) exhibit demo
+
+lint: setup
+	$(UV_RUN) ruff check .
+	$(UV_RUN) ruff format --check .
+	$(UV_RUN) mypy
+	$(UV_RUN) lint-imports
+
+unit: setup
+	$(UV_RUN) pytest -q
+
+test: lint unit
+
+bench: setup
+	$(UV_RUN) python bench/ingest.py
+
+clean:
+	rm -rf .exhibit .pytest_cache .mypy_cache .ruff_cache

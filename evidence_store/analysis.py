@@ -1,0 +1,107 @@
+"""Analysis tables: Parquet objects in the store, one per (exhibit, table), registered in the catalog.
+
+Tables are encrypted like any object; a query reads them back through the decrypting, seekable reader, so
+Parquet's footer-first reads fetch only the chunks they need.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import select
+
+from evidence_store.cases import get_case
+from evidence_store.catalog import AnalysisResult, Case, Exhibit, ensure_object_row
+from evidence_store.errors import UnknownTableError
+from evidence_store.ledger import format_time
+from evidence_store.system import SERVICE_ROLE, EvidenceSystem
+from schemas.records import CustodyAction
+from schemas.tables import TABLES
+
+PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
+
+
+def table_schema(name: str) -> pa.Schema:
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise UnknownTableError(
+            f"no analysis table {name!r}; known tables: {', '.join(sorted(TABLES))}", table=name
+        ) from None
+
+
+def record_table(
+    system: EvidenceSystem,
+    exhibit_id: int,
+    name: str,
+    table: pa.Table,
+    *,
+    tool: str,
+    tool_version: str,
+    actor: str = "exhibit-service",
+) -> AnalysisResult:
+    """Stores `table` (conformed to the registered schema) for an exhibit and records an ANALYSED event."""
+    table = table.select(table_schema(name).names).cast(table_schema(name))
+    # Spooled: small tables stay in memory, large ones (a device's file listing) spill to disk.
+    with tempfile.SpooledTemporaryFile(max_size=32 << 20) as spool:
+        pq.write_table(table, spool, compression="zstd")
+        spool.seek(0)
+        result = system.store.put_stream(cast(Any, spool))
+    now = format_time(datetime.now(UTC))
+    with system.catalog.transaction() as session:
+        exhibit = session.get(Exhibit, exhibit_id)
+        assert exhibit is not None
+        case = session.get(Case, exhibit.case_id)
+        assert case is not None
+        ensure_object_row(session, result, PARQUET_MEDIA_TYPE, now)
+        row = AnalysisResult(
+            case_id=exhibit.case_id,
+            exhibit_id=exhibit.id,
+            table_name=name,
+            sha256=result.digests.sha256,
+            rows=table.num_rows,
+            tool=tool,
+            tool_version=tool_version,
+            created_at=now,
+        )
+        session.add(row)
+        session.flush()
+        system.ledger.append(
+            session,
+            CustodyAction.ANALYSED,
+            actor=actor,
+            role=SERVICE_ROLE,
+            case_ref=case.reference,
+            exhibit_id=exhibit.id,
+            object_sha256=exhibit.original_sha256,
+            details={
+                "table": name,
+                "rows": table.num_rows,
+                "result_sha256": result.digests.sha256,
+                "tool": tool,
+                "tool_version": tool_version,
+            },
+        )
+    return row
+
+
+def read_table(system: EvidenceSystem, name: str, case_ref: str, exhibit_id: int | None = None) -> pa.Table:
+    """The rows of table `name` for a case (or one exhibit of it): the newest result per exhibit."""
+    schema = table_schema(name)
+    with system.catalog.reading() as session:
+        case = get_case(session, case_ref)
+        query = select(AnalysisResult).where(AnalysisResult.case_id == case.id, AnalysisResult.table_name == name)
+        if exhibit_id is not None:
+            query = query.where(AnalysisResult.exhibit_id == exhibit_id)
+        newest: dict[int, str] = {}
+        for result in session.execute(query.order_by(AnalysisResult.id)).scalars():
+            newest[result.exhibit_id] = result.sha256
+    parts = []
+    for exhibit in sorted(newest):
+        with system.store.open(newest[exhibit]) as reader:
+            parts.append(pq.read_table(cast(Any, reader)).cast(schema))
+    return pa.concat_tables(parts) if parts else schema.empty_table()

@@ -1,0 +1,255 @@
+"""The catalog: cases, exhibits, objects, derivatives, analysis results and custody events in SQL.
+
+SQLite by default, PostgreSQL at scale; the schema is owned by Alembic migrations in
+`evidence_store/migrations`. Custody event fields are stored exactly as they were hashed (text timestamps,
+canonical JSON details) so verification never depends on how a database normalises types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Engine,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+from sqlalchemy.pool import NullPool
+
+from evidence_store.errors import NotInitialisedError
+
+if TYPE_CHECKING:
+    from evidence_store.objects import PutResult
+
+SCHEMA_HEAD = "0001"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(100), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    officer_in_charge: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    retention_class: Mapped[str] = mapped_column(String(50), default="standard")
+    created_at: Mapped[str] = mapped_column(String(40))
+
+    exhibits: Mapped[list[Exhibit]] = relationship(back_populates="case")
+
+
+class StoredObject(Base):
+    __tablename__ = "objects"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    md5: Mapped[str] = mapped_column(String(32), index=True)
+    sha1: Mapped[str] = mapped_column(String(40), index=True)
+    media_type: Mapped[str] = mapped_column(String(100))
+    envelope: Mapped[dict[str, Any]] = mapped_column(JSON)
+    store_key: Mapped[str] = mapped_column(String(200))
+    stored_at: Mapped[str] = mapped_column(String(40))
+
+
+class Exhibit(Base):
+    __tablename__ = "exhibits"
+    __table_args__ = (UniqueConstraint("case_id", "reference", name="uq_exhibit_case_reference"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    reference: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    producer: Mapped[str] = mapped_column(String(200))
+    seized_from: Mapped[str | None] = mapped_column(String(300))
+    seized_at: Mapped[str | None] = mapped_column(String(40))
+    description: Mapped[str | None] = mapped_column(Text)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("exhibits.id"))
+    original_sha256: Mapped[str] = mapped_column(ForeignKey("objects.sha256"), index=True)
+    source_name: Mapped[str] = mapped_column(String(500))
+    source_path: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="stored")
+    warnings: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    received_at: Mapped[str] = mapped_column(String(40))
+
+    case: Mapped[Case] = relationship(back_populates="exhibits")
+    original: Mapped[StoredObject] = relationship()
+
+
+class Derivative(Base):
+    __tablename__ = "derivatives"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    exhibit_id: Mapped[int] = mapped_column(ForeignKey("exhibits.id"), index=True)
+    role: Mapped[str] = mapped_column(String(50))
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(ForeignKey("objects.sha256"))
+    tool: Mapped[str] = mapped_column(String(100))
+    tool_version: Mapped[str] = mapped_column(String(100))
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    run_id: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[str] = mapped_column(String(40))
+
+
+class AnalysisResult(Base):
+    """One analysis table (a Parquet object in the store) for one exhibit."""
+
+    __tablename__ = "analysis_results"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    exhibit_id: Mapped[int] = mapped_column(ForeignKey("exhibits.id"), index=True)
+    table_name: Mapped[str] = mapped_column(String(100), index=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("objects.sha256"))
+    rows: Mapped[int] = mapped_column(BigInteger)
+    tool: Mapped[str] = mapped_column(String(100))
+    tool_version: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[str] = mapped_column(String(40))
+
+
+class CustodyEventRow(Base):
+    __tablename__ = "custody_events"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    recorded_at: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(50))
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    case_ref: Mapped[str | None] = mapped_column(String(100), index=True)
+    exhibit_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    object_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[str] = mapped_column(Text)
+    key_id: Mapped[str] = mapped_column(String(40))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    signature: Mapped[str] = mapped_column(String(200))
+
+
+def ensure_object_row(session: Session, result: PutResult, media_type: str, stored_at: str) -> StoredObject:
+    """The catalog row of a stored object, made on its first put (later puts of the same bytes reuse it)."""
+    row = session.get(StoredObject, result.digests.sha256)
+    if row is None:
+        row = StoredObject(
+            sha256=result.digests.sha256,
+            size=result.digests.size,
+            md5=result.digests.md5,
+            sha1=result.digests.sha1,
+            media_type=media_type,
+            envelope=result.envelope.to_dict(),
+            store_key=result.key,
+            stored_at=stored_at,
+        )
+        session.add(row)
+        # Rows that refer to it by digest carry no ORM relationship, so it must be in the database first.
+        session.flush()
+    return row
+
+
+def _sqlite_serialised_writes(engine: Engine) -> None:
+    """SQLite: WAL for concurrent readers, and BEGIN IMMEDIATE so writers queue instead of failing late.
+
+    pysqlite's own transaction handling defers BEGIN until the first write, so two processes could both read
+    the last ledger entry and then race; taking the write lock at BEGIN serialises appends.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, poolclass=NullPool)
+        _sqlite_serialised_writes(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Catalog:
+    """Owns the engine and hands out sessions; `transaction()` is the unit of work for a write."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def migrate(self) -> None:
+        """Brings the schema to the newest migration (creating it on an empty database)."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def schema_version(self) -> str | None:
+        with self.engine.connect() as connection:
+            try:
+                row = connection.execute(text("SELECT version_num FROM alembic_version")).first()
+            except Exception:
+                return None
+        return str(row[0]) if row else None
+
+    def require_schema(self) -> None:
+        version = self.schema_version()
+        if version is None:
+            raise NotInitialisedError(
+                "the catalog has no schema yet: run `exhibit init` first",
+                database=self.engine.url.render_as_string(hide_password=True),
+            )
+        if version != SCHEMA_HEAD:
+            raise NotInitialisedError(
+                f"the catalog schema is at {version}, this version needs {SCHEMA_HEAD}: run `exhibit init`"
+            )
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        with self._sessions() as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()

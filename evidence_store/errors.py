@@ -1,0 +1,81 @@
+"""Errors raised by the evidence store, each with a stable code."""
+
+from __future__ import annotations
+
+from schemas.errors import ConfigError, InputError, IntegrityError, StorageError
+
+
+class PathMissingError(InputError):
+    code = "EX-INPUT-MISSING"
+
+
+class NoFilesError(InputError):
+    code = "EX-INPUT-NO-FILES"
+
+
+class UnreadableInputError(InputError):
+    code = "EX-INPUT-UNREADABLE"
+
+
+class SpecialFileError(InputError):
+    code = "EX-INPUT-SPECIAL-FILE"
+
+
+class SourceChangedError(InputError):
+    code = "EX-INPUT-CHANGED"
+
+
+class BadReferenceError(InputError):
+    code = "EX-INPUT-BAD-REF"
+
+
+class NotFoundError(InputError):
+    code = "EX-NOT-FOUND"
+
+
+class AlreadyExistsError(InputError):
+    code = "EX-ALREADY-EXISTS"
+
+
+class UnknownTableError(InputError):
+    code = "EX-INPUT-UNKNOWN-TABLE"
+
+
+class HashMismatchError(IntegrityError):
+    code = "EX-HASH-MISMATCH"
+
+
+class ChunkIntegrityError(IntegrityError):
+    code = "EX-CHUNK-TAMPERED"
+
+
+class ObjectFormatError(IntegrityError):
+    code = "EX-OBJECT-FORMAT"
+
+
+class KeyUnwrapError(IntegrityError):
+    code = "EX-KEY-UNWRAP"
+
+
+class LedgerIntegrityError(IntegrityError):
+    code = "EX-LEDGER-INVALID"
+
+
+class ObjectMissingError(StorageError):
+    code = "EX-OBJECT-MISSING"
+
+
+class StoreUnavailableError(StorageError):
+    code = "EX-STORE-UNAVAILABLE"
+
+
+class NotInitialisedError(ConfigError):
+    code = "EX-NOT-INITIALISED"
+
+
+class BadSettingError(ConfigError):
+    code = "EX-CONFIG-BAD-SETTING"
+
+
+class KeyMissingError(ConfigError):
+    code = "EX-KEY-MISSING"

@@ -1,0 +1,394 @@
+"""Intake: files become exhibits — hashed, encrypted, stored, catalogued, and recorded on the ledger.
+
+Bad input never half-stores anything. Whole-command problems (a missing path, a folder with no files, a bad
+exhibit reference) refuse the command before any byte is read. Per-file problems (a FIFO inside a folder, an
+unreadable file, a file that changes while it is read) refuse that file with a coded error and an
+`INGEST_REFUSED` ledger event, and the other files go on.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from evidence_store import __version__
+from evidence_store.cases import check_exhibit_reference, get_case, next_exhibit_reference, producer_initials
+from evidence_store.catalog import Case, Exhibit, ensure_object_row
+from evidence_store.errors import (
+    AlreadyExistsError,
+    BadReferenceError,
+    NoFilesError,
+    PathMissingError,
+)
+from evidence_store.ledger import format_time
+from evidence_store.objects import PutResult
+from evidence_store.system import EvidenceSystem
+from forensics.media_type import MediaType, sniff
+from schemas.errors import ExhibitError, InputError
+from schemas.records import CustodyAction, ExhibitKind
+
+INGEST_ROLE = "analyst"
+
+
+@dataclass(frozen=True, slots=True)
+class IngestRequest:
+    case_ref: str
+    by: str  # who is ingesting (the acting user) and, unless `producer` says otherwise, who produced it
+    kind: str = "auto"
+    exhibit_ref: str | None = None
+    description: str | None = None
+    producer: str | None = None
+    seized_from: str | None = None
+    seized_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOutcome:
+    """What happened to one source file."""
+
+    path: str
+    exhibit_id: int | None = None
+    exhibit_ref: str | None = None
+    kind: str | None = None
+    media_type: str | None = None
+    size: int | None = None
+    md5: str | None = None
+    sha1: str | None = None
+    sha256: str | None = None
+    new_object: bool = False
+    duplicate_of: int | None = None  # same bytes already an exhibit of this case: a new receipt, no new exhibit
+    warnings: tuple[dict[str, str], ...] = ()
+    error: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "exhibit_id": self.exhibit_id,
+            "exhibit_ref": self.exhibit_ref,
+            "kind": self.kind,
+            "media_type": self.media_type,
+            "size": self.size,
+            "md5": self.md5,
+            "sha1": self.sha1,
+            "sha256": self.sha256,
+            "new_object": self.new_object,
+            "duplicate_of": self.duplicate_of,
+            "warnings": list(self.warnings),
+            "error": self.error,
+        }
+
+
+@dataclass
+class IngestProgress:
+    """Callbacks for a progress display; all optional."""
+
+    planned: Callable[[int, int], None] = lambda files, total_bytes: None
+    file_started: Callable[[Path, int], None] = lambda path, size: None
+    advanced: Callable[[int], None] = lambda nbytes: None
+    file_done: Callable[[IngestOutcome], None] = lambda outcome: None
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    path: Path
+    size: int
+
+
+def collect_sources(paths: Iterable[str | os.PathLike[str]]) -> list[_Source]:
+    """Expands files and folders (recursively, sorted) into the files to ingest.
+
+    Symbolic links to files are followed (the target is the evidence); links to folders are not, so a link
+    loop cannot trap the walk. Special files are kept here and refused one by one when they are read.
+
+    Raises:
+        PathMissingError: a path does not exist.
+        NoFilesError: a folder holds no files at all, or no paths were given.
+    """
+    sources: list[_Source] = []
+    given = list(paths)
+    if not given:
+        raise NoFilesError("no paths to ingest were given")
+    for raw in given:
+        path = Path(raw)
+        try:
+            st = path.stat()
+        except FileNotFoundError as exc:
+            raise PathMissingError(f"{path} does not exist", path=str(path)) from exc
+        except OSError as exc:
+            raise PathMissingError(f"{path} cannot be examined: {exc.strerror}", path=str(path)) from exc
+        if not stat.S_ISDIR(st.st_mode):
+            sources.append(_Source(path, st.st_size))
+            continue
+        found = 0
+        for dirpath, dirnames, filenames in os.walk(path):
+            dirnames.sort()
+            for name in sorted(filenames):
+                child = Path(dirpath, name)
+                try:
+                    size = child.stat().st_size
+                except OSError:
+                    size = 0  # a dangling link or unreadable entry: refused with a coded error when read
+                sources.append(_Source(child, size))
+                found += 1
+        if not found:
+            raise NoFilesError(f"folder {path} holds no files to ingest", path=str(path))
+    return sources
+
+
+def _kind_for(request_kind: str, media: MediaType) -> str:
+    if request_kind == "auto":
+        return media.kind.value
+    try:
+        return ExhibitKind(request_kind).value
+    except ValueError as exc:
+        choices = ", ".join(["auto", *(k.value for k in ExhibitKind)])
+        raise BadReferenceError(f"kind {request_kind!r} is not one of {choices}") from exc
+
+
+def ingest(
+    system: EvidenceSystem,
+    paths: Iterable[str | os.PathLike[str]],
+    request: IngestRequest,
+    progress: IngestProgress | None = None,
+) -> list[IngestOutcome]:
+    """Ingests files and folders into a case; returns one outcome per file (failed ones carry `error`).
+
+    Raises:
+        InputError: the whole command is refused (missing path, empty folder, unknown case, bad reference).
+    """
+    progress = progress or IngestProgress()
+    if request.kind != "auto":
+        _kind_for(request.kind, sniff(b""))
+    with system.catalog.reading() as session:
+        get_case(session, request.case_ref)
+    explicit_ref = check_exhibit_reference(request.exhibit_ref) if request.exhibit_ref else None
+    try:
+        sources = collect_sources(paths)
+        if explicit_ref and len(sources) != 1:
+            raise BadReferenceError(
+                f"--exhibit-ref {explicit_ref} names one exhibit but {len(sources)} files were given",
+                files=len(sources),
+            )
+    except InputError as exc:
+        _record_refusal(system, request, [str(p) for p in paths], exc)
+        raise
+    progress.planned(len(sources), sum(s.size for s in sources))
+    outcomes = []
+    for source in sources:
+        progress.file_started(source.path, source.size)
+        outcome = _ingest_one(system, source.path, request, explicit_ref, progress)
+        outcomes.append(outcome)
+        progress.file_done(outcome)
+    return outcomes
+
+
+def _record_refusal(system: EvidenceSystem, request: IngestRequest, paths: list[str], exc: ExhibitError) -> None:
+    action = CustodyAction.INGEST_REFUSED if isinstance(exc, InputError) else CustodyAction.INGEST_FAILED
+    with system.catalog.transaction() as session:
+        system.ledger.append(
+            session,
+            action,
+            actor=request.by,
+            role=INGEST_ROLE,
+            case_ref=request.case_ref,
+            reason=exc.message,
+            details={"code": exc.code, "paths": [os.path.abspath(p) for p in paths]},
+        )
+
+
+def _ingest_one(
+    system: EvidenceSystem,
+    path: Path,
+    request: IngestRequest,
+    explicit_ref: str | None,
+    progress: IngestProgress,
+) -> IngestOutcome:
+    try:
+        result = system.store.put_file(path, progress=progress.advanced)
+        media = sniff(result.head)
+        kind = _kind_for(request.kind, media)
+        outcome = _catalogue(system, path, request, explicit_ref, result, media, kind)
+        if outcome.warnings and outcome.duplicate_of is None and outcome.exhibit_id is not None:
+            _record_warnings(system, outcome)
+        return outcome
+    except ExhibitError as exc:
+        _record_refusal(system, request, [str(path)], exc)
+        return IngestOutcome(path=str(path), error=exc.to_dict())
+
+
+def _record_warnings(system: EvidenceSystem, outcome: IngestOutcome) -> None:
+    from evidence_store.analysis import record_table
+
+    rows = [
+        {
+            "exhibit_id": outcome.exhibit_id,
+            "exhibit_ref": outcome.exhibit_ref,
+            "code": w["code"],
+            "severity": "warning",
+            "message": w["message"],
+            "source": "intake",
+        }
+        for w in outcome.warnings
+    ]
+    assert outcome.exhibit_id is not None
+    record_table(
+        system,
+        outcome.exhibit_id,
+        "warnings",
+        pa.Table.from_pylist(rows),
+        tool="exhibit-intake",
+        tool_version=__version__,
+    )
+
+
+def _warnings_for(result: PutResult) -> list[dict[str, str]]:
+    warnings = []
+    if result.digests.size == 0:
+        warnings.append(
+            {
+                "code": "EX-INPUT-EMPTY",
+                "message": "the file is empty (0 bytes): stored and recorded, but there is nothing to analyse",
+            }
+        )
+    return warnings
+
+
+def _catalogue(
+    system: EvidenceSystem,
+    path: Path,
+    request: IngestRequest,
+    explicit_ref: str | None,
+    result: PutResult,
+    media: MediaType,
+    kind: str,
+) -> IngestOutcome:
+    now = format_time(datetime.now(UTC))
+    digests = result.digests
+    warnings = _warnings_for(result)
+    source_details = {
+        "source_path": str(path.absolute()),
+        "source_name": path.name,
+        "size": digests.size,
+        "md5": digests.md5,
+        "sha1": digests.sha1,
+        "sha256": digests.sha256,
+        "media_type": media.mime,
+    }
+    with system.catalog.transaction() as session:
+        case = get_case(session, request.case_ref)
+        ensure_object_row(session, result, media.mime, now)
+
+        def receipt(exhibit_id: int, reason: str | None, **details: Any) -> None:
+            system.ledger.append(
+                session,
+                CustodyAction.RECEIVED,
+                actor=request.by,
+                role=INGEST_ROLE,
+                case_ref=case.reference,
+                exhibit_id=exhibit_id,
+                object_sha256=digests.sha256,
+                reason=reason,
+                details={**source_details, **details},
+            )
+
+        existing = _existing_exhibit(session, case, digests.sha256)
+        if existing is not None:
+            again = "the same bytes were received again; recorded as a further receipt of this exhibit"
+            receipt(existing.id, again, duplicate_receipt=True)
+            return _outcome(path, existing, result, media, duplicate_of=existing.id)
+        reference = explicit_ref or next_exhibit_reference(
+            session, case, producer_initials(request.producer or request.by)
+        )
+        if session.execute(
+            select(Exhibit.id).where(Exhibit.case_id == case.id, Exhibit.reference == reference)
+        ).first():
+            raise AlreadyExistsError(f"case {case.reference} already has exhibit {reference}", exhibit_ref=reference)
+        exhibit = Exhibit(
+            case_id=case.id,
+            reference=reference,
+            kind=kind,
+            producer=request.producer or request.by,
+            seized_from=request.seized_from,
+            seized_at=request.seized_at,
+            description=request.description,
+            original_sha256=digests.sha256,
+            source_name=path.name,
+            source_path=str(path.absolute()),
+            status="stored",
+            warnings=warnings,
+            received_at=now,
+        )
+        session.add(exhibit)
+        session.flush()
+        receipt(
+            exhibit.id,
+            None,
+            exhibit_ref=reference,
+            kind=kind,
+            producer=exhibit.producer,
+            warnings=[w["code"] for w in warnings],
+        )
+        system.ledger.append(
+            session,
+            CustodyAction.STORED,
+            actor=system.ledger.service_actor,
+            role="service",
+            case_ref=case.reference,
+            exhibit_id=exhibit.id,
+            object_sha256=digests.sha256,
+            details={
+                "store": system.store.backend.url,
+                "key": result.key,
+                "new_object": result.created,
+                "encryption": {"alg": result.envelope.algorithm, "key_id": result.envelope.key_id},
+                "size": digests.size,
+            },
+        )
+        return _outcome(path, exhibit, result, media, warnings=warnings)
+
+
+def _existing_exhibit(session: Session, case: Case, sha256: str) -> Exhibit | None:
+    return session.execute(
+        select(Exhibit)
+        .where(Exhibit.case_id == case.id, Exhibit.original_sha256 == sha256, Exhibit.parent_id.is_(None))
+        .order_by(Exhibit.id)
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def _outcome(
+    path: Path,
+    exhibit: Exhibit,
+    result: PutResult,
+    media: MediaType,
+    duplicate_of: int | None = None,
+    warnings: list[dict[str, str]] | None = None,
+) -> IngestOutcome:
+    d = result.digests
+    return IngestOutcome(
+        path=str(path),
+        exhibit_id=exhibit.id,
+        exhibit_ref=exhibit.reference,
+        kind=exhibit.kind,
+        media_type=media.mime,
+        size=d.size,
+        md5=d.md5,
+        sha1=d.sha1,
+        sha256=d.sha256,
+        new_object=result.created,
+        duplicate_of=duplicate_of,
+        warnings=tuple(warnings if warnings is not None else exhibit.warnings),
+    )

@@ -1,0 +1,374 @@
+"""The chain-of-custody ledger: append-only, hash-chained, every entry signed by the acting service's key.
+
+Each event is hashed over its canonical JSON (sorted keys, no whitespace, UTF-8; no floats, so any language
+reproduces the bytes) with a domain prefix, chained to the previous entry's hash, and signed with Ed25519.
+Verification names the first event that fails and why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from Crypto.PublicKey import ECC
+from Crypto.Signature import eddsa
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from evidence_store.catalog import CustodyEventRow
+from evidence_store.errors import KeyMissingError, LedgerIntegrityError
+from schemas.records import CustodyAction
+
+GENESIS_HASH = "0" * 64
+_EVENT_DOMAIN = b"exhibit.custody-event.v1\x00"
+_SIGNING_KEY_ID_DOMAIN = b"exhibit.signing-key-id.v1\x00"
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+_PG_LEDGER_LOCK = 0x45584C47  # "EXLG": the advisory lock that serialises appends on PostgreSQL
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def _check_plain(value: Any, where: str) -> None:
+    """Details hold only strings, integers, booleans, nulls, lists and objects: floats do not hash portably."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise ValueError(f"{where}: non-string key {k!r}")
+            _check_plain(v, f"{where}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_plain(v, f"{where}[{i}]")
+    elif not (value is None or isinstance(value, str | bool | int)):
+        raise ValueError(f"{where}: {type(value).__name__} is not allowed in custody details")
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True, slots=True)
+class CustodyEvent:
+    """One ledger entry. Made and checked once; `entry_hash` and `signature` are filled by the ledger."""
+
+    seq: int
+    recorded_at: str
+    actor: str
+    role: str
+    action: str
+    case_ref: str | None
+    exhibit_id: int | None
+    object_sha256: str | None
+    reason: str | None
+    details: Mapping[str, Any]
+    key_id: str
+    prev_hash: str
+    entry_hash: str = ""
+    signature: str = ""
+
+    def __post_init__(self) -> None:
+        if self.seq < 1:
+            raise ValueError(f"sequence numbers start at 1, not {self.seq}")
+        if not _TIME_RE.match(self.recorded_at):
+            raise ValueError(f"time {self.recorded_at!r} is not UTC ISO-8601 with microseconds")
+        if self.action not in CustodyAction.__members__:
+            raise ValueError(f"unknown custody action {self.action!r}")
+        if not self.actor:
+            raise ValueError("a custody event needs an actor")
+        if self.object_sha256 is not None and not _HEX64.match(self.object_sha256):
+            raise ValueError(f"object digest {self.object_sha256!r} is not a SHA-256")
+        if not _HEX64.match(self.prev_hash):
+            raise ValueError("prev_hash is not a SHA-256")
+        _check_plain(dict(self.details), "details")
+
+    def body(self) -> dict[str, Any]:
+        """The hashed fields (everything but the entry hash and signature)."""
+        return {
+            "action": self.action,
+            "actor": self.actor,
+            "case": self.case_ref,
+            "details": dict(self.details),
+            "exhibit": self.exhibit_id,
+            "key_id": self.key_id,
+            "object_sha256": self.object_sha256,
+            "prev_hash": self.prev_hash,
+            "reason": self.reason,
+            "recorded_at": self.recorded_at,
+            "role": self.role,
+            "seq": self.seq,
+        }
+
+    def compute_hash(self) -> str:
+        return hashlib.sha256(_EVENT_DOMAIN + canonical_json(self.body())).hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.body(), "entry_hash": self.entry_hash, "signature": self.signature}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CustodyEvent:
+        return cls(
+            seq=int(data["seq"]),
+            recorded_at=data["recorded_at"],
+            actor=data["actor"],
+            role=data["role"],
+            action=data["action"],
+            case_ref=data["case"],
+            exhibit_id=data["exhibit"],
+            object_sha256=data["object_sha256"],
+            reason=data["reason"],
+            details=data["details"],
+            key_id=data["key_id"],
+            prev_hash=data["prev_hash"],
+            entry_hash=data.get("entry_hash", ""),
+            signature=data.get("signature", ""),
+        )
+
+    @classmethod
+    def from_row(cls, row: CustodyEventRow) -> CustodyEvent:
+        return cls(
+            seq=row.seq,
+            recorded_at=row.recorded_at,
+            actor=row.actor,
+            role=row.role,
+            action=row.action,
+            case_ref=row.case_ref,
+            exhibit_id=row.exhibit_id,
+            object_sha256=row.object_sha256,
+            reason=row.reason,
+            details=json.loads(row.details),
+            key_id=row.key_id,
+            prev_hash=row.prev_hash,
+            entry_hash=row.entry_hash,
+            signature=row.signature,
+        )
+
+
+# -- signing keys -------------------------------------------------------------------------------------------
+
+
+def signing_key_id(public_raw: bytes) -> str:
+    return "sk-" + hashlib.sha256(_SIGNING_KEY_ID_DOMAIN + public_raw).hexdigest()[:16]
+
+
+class SigningKey:
+    """The service's Ed25519 key (pycryptodome), kept as PEM files with mode 0600 for the private half."""
+
+    def __init__(self, key: ECC.EccKey) -> None:
+        self._key = key
+        self.public_raw = key.public_key().export_key(format="raw")
+        self.key_id = signing_key_id(self.public_raw)
+
+    @classmethod
+    def generate(cls) -> SigningKey:
+        return cls(ECC.generate(curve="Ed25519"))
+
+    def sign(self, message: bytes) -> bytes:
+        return bytes(eddsa.new(self._key, "rfc8032").sign(message))
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private = directory / f"{self.key_id}.pem"
+        fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(self._key.export_key(format="PEM"))
+        (directory / f"{self.key_id}.pub.pem").write_text(self._key.public_key().export_key(format="PEM"))
+        (directory / "current").write_text(self.key_id + "\n")
+
+    @classmethod
+    def load_current(cls, directory: Path) -> SigningKey:
+        try:
+            key_id = (directory / "current").read_text().strip()
+            return cls(ECC.import_key((directory / f"{key_id}.pem").read_text()))
+        except FileNotFoundError as exc:
+            raise KeyMissingError(
+                f"no service signing key in {directory}; run `exhibit init` first", directory=str(directory)
+            ) from exc
+
+
+def load_public_keys(directory: Path) -> dict[str, bytes]:
+    """Every public key in the signing-key folder, by key id (old keys stay, so old events still verify)."""
+    keys: dict[str, bytes] = {}
+    for path in sorted(directory.glob("*.pub.pem")):
+        raw = ECC.import_key(path.read_text()).export_key(format="raw")
+        keys[signing_key_id(raw)] = raw
+    return keys
+
+
+def verify_signature(public_raw: bytes, message: bytes, signature: bytes) -> bool:
+    try:
+        eddsa.new(eddsa.import_public_key(public_raw), "rfc8032").verify(message, signature)
+        return True
+    except ValueError:
+        return False
+
+
+# -- verification -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerVerification:
+    """The verdict on a run of events: `ok`, how many were checked and, if not ok, the first bad one and why."""
+
+    ok: bool
+    checked: int
+    first_bad_seq: int | None = None
+    code: str | None = None
+    reason: str | None = None
+    head_hash: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "checked": self.checked,
+            "first_bad_seq": self.first_bad_seq,
+            "code": self.code,
+            "reason": self.reason,
+            "head_hash": self.head_hash,
+        }
+
+
+def verify_events(
+    events: Iterable[CustodyEvent], public_keys: Mapping[str, bytes], start_seq: int = 1, start_prev: str = GENESIS_HASH
+) -> LedgerVerification:
+    """Checks sequence continuity, the hash chain, every entry hash and every signature.
+
+    Pure: needs only the events and the public keys, so it runs offline on an exported chain.
+    """
+    expected_seq, prev = start_seq, start_prev
+    checked = 0
+
+    def bad(seq: int, code: str, reason: str) -> LedgerVerification:
+        return LedgerVerification(False, checked, seq, code, reason, prev)
+
+    for event in events:
+        if event.seq != expected_seq:
+            kind = "missing" if event.seq > expected_seq else "repeated or out of order"
+            return bad(
+                expected_seq if event.seq > expected_seq else event.seq,
+                "EX-LEDGER-SEQUENCE",
+                f"sequence number {expected_seq} expected, found {event.seq} (event {kind})",
+            )
+        if event.prev_hash != prev:
+            return bad(event.seq, "EX-LEDGER-CHAIN", f"event {event.seq} does not chain to the entry before it")
+        computed = event.compute_hash()
+        if computed != event.entry_hash:
+            return bad(event.seq, "EX-LEDGER-HASH", f"event {event.seq} was altered: its content hashes differently")
+        public = public_keys.get(event.key_id)
+        if public is None:
+            return bad(event.seq, "EX-LEDGER-UNKNOWN-KEY", f"event {event.seq} is signed by unknown key {event.key_id}")
+        try:
+            signature = bytes.fromhex(event.signature)
+        except ValueError:
+            signature = b""
+        if not verify_signature(public, bytes.fromhex(event.entry_hash), signature):
+            return bad(event.seq, "EX-LEDGER-SIGNATURE", f"event {event.seq} has an invalid signature")
+        prev = event.entry_hash
+        expected_seq += 1
+        checked += 1
+    return LedgerVerification(True, checked, head_hash=prev)
+
+
+# -- the ledger ---------------------------------------------------------------------------------------------
+
+
+class Ledger:
+    """Appends and reads custody events in the catalog database. Nothing else: no update, no delete."""
+
+    def __init__(self, signing_key: SigningKey, service_actor: str = "exhibit-service") -> None:
+        self.signing_key = signing_key
+        self.service_actor = service_actor
+
+    def _lock(self, session: Session) -> None:
+        if session.get_bind().dialect.name == "postgresql":
+            # Held to the end of the transaction: one appender at a time, across processes and machines.
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LEDGER_LOCK})
+
+    def append(
+        self,
+        session: Session,
+        action: CustodyAction,
+        *,
+        actor: str,
+        role: str,
+        case_ref: str | None = None,
+        exhibit_id: int | None = None,
+        object_sha256: str | None = None,
+        reason: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> CustodyEvent:
+        """Adds a signed event inside the caller's transaction (so it commits or vanishes with the change)."""
+        self._lock(session)
+        session.flush()
+        last = session.execute(
+            select(CustodyEventRow.seq, CustodyEventRow.entry_hash).order_by(CustodyEventRow.seq.desc()).limit(1)
+        ).first()
+        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+        event = CustodyEvent(
+            seq=seq,
+            recorded_at=format_time(datetime.now(UTC)),
+            actor=actor,
+            role=role,
+            action=action.value,
+            case_ref=case_ref,
+            exhibit_id=exhibit_id,
+            object_sha256=object_sha256,
+            reason=reason,
+            details=dict(details or {}),
+            key_id=self.signing_key.key_id,
+            prev_hash=prev,
+        )
+        entry_hash = event.compute_hash()
+        event = replace(event, entry_hash=entry_hash, signature=self.signing_key.sign(bytes.fromhex(entry_hash)).hex())
+        session.add(
+            CustodyEventRow(
+                seq=event.seq,
+                recorded_at=event.recorded_at,
+                actor=event.actor,
+                role=event.role,
+                action=event.action,
+                case_ref=event.case_ref,
+                exhibit_id=event.exhibit_id,
+                object_sha256=event.object_sha256,
+                reason=event.reason,
+                details=canonical_json(dict(event.details)).decode(),
+                key_id=event.key_id,
+                prev_hash=event.prev_hash,
+                entry_hash=event.entry_hash,
+                signature=event.signature,
+            )
+        )
+        session.flush()
+        return event
+
+    @staticmethod
+    def iter(session: Session, batch: int = 5000, **filters: Any) -> Iterator[CustodyEvent]:
+        """Events in sequence order, streamed in batches; filters: case_ref, exhibit_id, object_sha256."""
+        after = 0
+        while True:
+            query = select(CustodyEventRow).where(CustodyEventRow.seq > after)
+            for name, value in filters.items():
+                query = query.where(getattr(CustodyEventRow, name) == value)
+            rows = session.execute(query.order_by(CustodyEventRow.seq).limit(batch)).scalars().all()
+            if not rows:
+                return
+            for row in rows:
+                yield CustodyEvent.from_row(row)
+            after = rows[-1].seq
+
+
+def raise_if_bad(result: LedgerVerification) -> None:
+    if not result.ok:
+        raise LedgerIntegrityError(
+            f"custody ledger fails at event {result.first_bad_seq}: {result.reason}",
+            first_bad_seq=result.first_bad_seq,
+            check=result.code,
+        )

@@ -1,0 +1,153 @@
+"""`exhibit verify`: the ledger chain and signatures, the catalog against the signed events, and fixity.
+
+A report names the first bad event and every object that failed, with a code for each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from evidence_store.catalog import Case, Exhibit, StoredObject
+from evidence_store.digests import Digests
+from evidence_store.ledger import Ledger, LedgerVerification, verify_events
+from evidence_store.system import SERVICE_ROLE, EvidenceSystem
+from schemas.errors import ExhibitError
+from schemas.records import CustodyAction
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    code: str
+    message: str
+    exhibit_id: int | None = None
+    sha256: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "exhibit_id": self.exhibit_id, "sha256": self.sha256}
+
+
+@dataclass
+class VerificationReport:
+    ledger: LedgerVerification
+    exhibits_checked: int = 0
+    objects_checked: int = 0
+    objects_verified: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.ledger.ok and not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "ledger": self.ledger.to_dict(),
+            "exhibits_checked": self.exhibits_checked,
+            "objects_checked": self.objects_checked,
+            "objects_verified": self.objects_verified,
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
+
+def verify(
+    system: EvidenceSystem,
+    *,
+    case_ref: str | None = None,
+    objects: bool = False,
+    actor: str = "exhibit-service",
+    on_object: Callable[[str], None] | None = None,
+) -> VerificationReport:
+    """Verifies the whole ledger, then the catalog (and, with `objects`, the stored bytes) in scope.
+
+    The chain is always verified whole: a case's events are interleaved with every other case's, and a break
+    anywhere before them undermines them too. With `objects`, each re-hash is recorded on the ledger as
+    `HASH_VERIFIED` or `FIXITY_FAILED`.
+    """
+    with system.catalog.reading() as session:
+        report = VerificationReport(verify_events(Ledger.iter(session), system.public_keys()))
+        signed = _signed_receipts(session)
+        query = select(Exhibit, Case.reference).join(Case, Exhibit.case_id == Case.id)
+        if case_ref is not None:
+            from evidence_store.cases import get_case
+
+            query = query.where(Exhibit.case_id == get_case(session, case_ref).id)
+        in_scope: dict[str, tuple[StoredObject, Exhibit, str]] = {}
+        for exhibit, reference in session.execute(query.order_by(Exhibit.id)):
+            report.exhibits_checked += 1
+            obj = exhibit.original
+            report.problems.extend(_catalog_problems(exhibit, obj, signed))
+            in_scope.setdefault(obj.sha256, (obj, exhibit, reference))
+    if not objects:
+        return report
+    for sha256, (obj, exhibit, reference) in in_scope.items():
+        report.objects_checked += 1
+        if on_object is not None:
+            on_object(sha256)
+        expected = Digests(obj.size, obj.md5, obj.sha1, obj.sha256)
+        try:
+            system.store.verify(sha256, expected)
+        except ExhibitError as exc:
+            report.problems.append(Problem(exc.code, exc.message, exhibit.id, sha256))
+            _record_fixity(system, CustodyAction.FIXITY_FAILED, actor, reference, exhibit.id, sha256, exc.to_dict())
+        else:
+            report.objects_verified += 1
+            _record_fixity(system, CustodyAction.HASH_VERIFIED, actor, reference, exhibit.id, sha256, {})
+    return report
+
+
+def _signed_receipts(session: Any) -> dict[int, dict[str, Any]]:
+    """The digests each exhibit's RECEIVED event signed for, by exhibit id (its first receipt)."""
+    receipts: dict[int, dict[str, Any]] = {}
+    for event in Ledger.iter(session):
+        if event.action == CustodyAction.RECEIVED.value and event.exhibit_id is not None:
+            receipts.setdefault(event.exhibit_id, {"sha256": event.object_sha256, **dict(event.details)})
+    return receipts
+
+
+def _catalog_problems(exhibit: Exhibit, obj: StoredObject, signed: dict[int, dict[str, Any]]) -> list[Problem]:
+    receipt = signed.get(exhibit.id)
+    if receipt is None:
+        return [Problem("EX-CATALOG-UNRECORDED", f"exhibit {exhibit.reference} has no RECEIVED event", exhibit.id)]
+    differing = [
+        name
+        for name, value in (("sha256", obj.sha256), ("md5", obj.md5), ("sha1", obj.sha1), ("size", obj.size))
+        if receipt.get(name) != value
+    ]
+    if exhibit.original_sha256 != receipt.get("sha256"):
+        differing.append("original")
+    if differing:
+        return [
+            Problem(
+                "EX-CATALOG-MISMATCH",
+                f"exhibit {exhibit.reference}: catalogued {', '.join(differing)} differ from the signed receipt",
+                exhibit.id,
+                obj.sha256,
+            )
+        ]
+    return []
+
+
+def _record_fixity(
+    system: EvidenceSystem,
+    action: CustodyAction,
+    actor: str,
+    case_ref: str,
+    exhibit_id: int,
+    sha256: str,
+    details: dict[str, Any],
+) -> None:
+    with system.catalog.transaction() as session:
+        system.ledger.append(
+            session,
+            action,
+            actor=actor,
+            role=SERVICE_ROLE,
+            case_ref=case_ref,
+            exhibit_id=exhibit_id,
+            object_sha256=sha256,
+            details={"store": system.store.backend.url, **details},
+        )

@@ -1,0 +1,1 @@
+"""Pure forensic analysis: paths and streams in, typed records out. Stores nothing."""

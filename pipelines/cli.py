@@ -1,0 +1,390 @@
+"""The `exhibit` command: scripting and operations over the evidence store.
+
+Every command takes `--json` for machine-readable output. Failures print `[EX-CODE] message` (or a JSON
+error object) and exit non-zero; never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Table
+
+from evidence_store.settings import Settings
+from evidence_store.system import EvidenceSystem
+from schemas.errors import ExhibitError
+from schemas.records import ExhibitKind
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
+
+EXIT_FAILED = 1  # the command ran and found or caused a failure (verification failed, a file refused)
+EXIT_ERROR = 2  # the command could not run (bad input, not initialised, store unreachable)
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
+
+
+def _emit_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+def _fail(exc: ExhibitError, as_json: bool) -> NoReturn:
+    if as_json:
+        _emit_json({"ok": False, "error": exc.to_dict()})
+    else:
+        err.print(f"[bold red]\\[{exc.code}][/] {exc.message}")
+    sys.exit(EXIT_ERROR)
+
+
+@contextmanager
+def _coded(as_json: bool) -> Iterator[None]:
+    try:
+        yield
+    except ExhibitError as exc:
+        _fail(exc, as_json)
+
+
+def _open() -> EvidenceSystem:
+    return EvidenceSystem.open(Settings.from_env())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Exhibit: digital evidence management with verifiable custody."""
+
+
+def main() -> None:
+    """Entry point: coded errors are handled per command; anything unforeseen still gets a code, not a trace."""
+    try:
+        cli(standalone_mode=True)
+    except SystemExit:
+        raise
+    except Exception as exc:
+        if os.environ.get("EXHIBIT_DEBUG"):
+            raise
+        err.print(f"[bold red]\\[EX-INTERNAL][/] unexpected {type(exc).__name__}: {exc} (EXHIBIT_DEBUG=1 shows where)")
+        sys.exit(EXIT_ERROR)
+
+
+@cli.command()
+@json_option
+def init(as_json: bool) -> None:
+    """Create keys, the catalog schema and the object store (safe to repeat)."""
+    with _coded(as_json):
+        system, facts = EvidenceSystem.initialise(Settings.from_env())
+        system.close()
+    if as_json:
+        _emit_json({"ok": True, **facts})
+        return
+    for name, value in facts.items():
+        if value is not None:
+            out.print(f"{name:>14}: {value}")
+    out.print("[green]ready[/]")
+
+
+@cli.group()
+def case() -> None:
+    """Cases."""
+
+
+@case.command("create")
+@click.argument("reference")
+@click.option("--title", required=True)
+@click.option("--officer", "officer_in_charge", help="Officer in charge.")
+@click.option("--retention", "retention_class", default="standard", show_default=True)
+@click.option("--by", "actor", help="Who creates it (default: EXHIBIT_ACTOR or the login name).")
+@json_option
+def case_create(
+    reference: str, title: str, officer_in_charge: str | None, retention_class: str, actor: str | None, as_json: bool
+) -> None:
+    """Create a case REFERENCE (a URN or operation name)."""
+    from evidence_store.cases import create_case
+
+    with _coded(as_json):
+        system = _open()
+        settings = system.settings
+        created = create_case(
+            system,
+            reference,
+            title,
+            actor=actor or settings.actor,
+            officer_in_charge=officer_in_charge,
+            retention_class=retention_class,
+        )
+    record = {"case": created.reference, "title": created.title, "officer_in_charge": created.officer_in_charge}
+    if as_json:
+        _emit_json(record)
+    else:
+        out.print(f"case [bold]{created.reference}[/] created: {created.title}")
+
+
+@case.command("show")
+@click.argument("reference")
+@json_option
+def case_show(reference: str, as_json: bool) -> None:
+    """List a case's exhibits."""
+    from evidence_store.inspect import case_summary
+
+    with _coded(as_json):
+        summary = case_summary(_open(), reference)
+    if as_json:
+        _emit_json(summary)
+        return
+    out.print(f"[bold]{summary['case']}[/] {summary['title']} ({summary['status']})")
+    table = Table("id", "ref", "kind", "size", "sha256", "source", "warnings")
+    for e in summary["exhibits"]:
+        table.add_row(
+            str(e["exhibit_id"]),
+            e["exhibit_ref"],
+            e["kind"],
+            f"{e['size']:,}",
+            e["sha256"][:16] + "…",
+            e["source_name"],
+            ", ".join(e["warnings"]),
+        )
+    out.print(table)
+
+
+def _progress(enabled: bool) -> tuple[Any, Callable[[], None]]:
+    from evidence_store.intake import IngestProgress
+
+    if not enabled:
+        return IngestProgress(), lambda: None
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+    task = bar.add_task("ingest", total=None)
+    bar.start()
+
+    def planned(files: int, total: int) -> None:
+        bar.update(task, total=total, description=f"ingesting {files} file(s)")
+
+    return (
+        IngestProgress(planned=planned, advanced=lambda n: bar.advance(task, n)),
+        bar.stop,
+    )
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--case", "case_ref", required=True, help="Case reference.")
+@click.option("--by", required=True, help="Who is ingesting (and, unless --producer, who produced the exhibit).")
+@click.option(
+    "--kind",
+    type=click.Choice(["auto", *(k.value for k in ExhibitKind)]),
+    default="auto",
+    show_default=True,
+    help="Exhibit kind; auto decides from the content (magic bytes), never the file name.",
+)
+@click.option("--exhibit-ref", help="Exhibit reference such as JS/1 (one file only; default: next for --by).")
+@click.option("--description")
+@click.option("--producer", help="Who produced or seized it, if not --by.")
+@click.option("--seized-from", help="Person or place it was seized from.")
+@click.option("--seized-at", help="When it was seized (ISO 8601).")
+@json_option
+def ingest(
+    paths: tuple[str, ...],
+    case_ref: str,
+    by: str,
+    kind: str,
+    exhibit_ref: str | None,
+    description: str | None,
+    producer: str | None,
+    seized_from: str | None,
+    seized_at: str | None,
+    as_json: bool,
+) -> None:
+    """Hash, encrypt, store and record files and folders as exhibits of a case."""
+    from evidence_store.intake import IngestRequest
+    from evidence_store.intake import ingest as run_ingest
+
+    request = IngestRequest(
+        case_ref=case_ref,
+        by=by,
+        kind=kind,
+        exhibit_ref=exhibit_ref,
+        description=description,
+        producer=producer,
+        seized_from=seized_from,
+        seized_at=seized_at,
+    )
+    progress, stop = _progress(enabled=not as_json and err.is_terminal)
+    try:
+        with _coded(as_json):
+            outcomes = run_ingest(_open(), paths, request, progress)
+    finally:
+        stop()
+    failed = [o for o in outcomes if not o.ok]
+    if as_json:
+        _emit_json([o.to_dict() for o in outcomes])
+    else:
+        table = Table("id", "ref", "kind", "size", "sha256", "note")
+        for o in outcomes:
+            if o.ok:
+                note = f"same bytes as exhibit {o.duplicate_of}: receipt recorded" if o.duplicate_of else ""
+                note = "; ".join([note, *(w["code"] for w in o.warnings)]).strip("; ")
+                table.add_row(str(o.exhibit_id), o.exhibit_ref, o.kind, f"{o.size:,}", o.sha256, note)
+        if table.row_count:
+            out.print(table)
+        for o in failed:
+            assert o.error is not None
+            err.print(f"[bold red]\\[{o.error['code']}][/] {o.error['message']}")
+    if failed:
+        sys.exit(EXIT_FAILED)
+
+
+@cli.command()
+@click.option("--case", "case_ref", help="Limit the catalog and object checks to one case.")
+@click.option("--objects", is_flag=True, help="Also re-read, decrypt and re-hash every stored object.")
+@json_option
+def verify(case_ref: str | None, objects: bool, as_json: bool) -> None:
+    """Verify the custody chain, every signature, the catalog and (--objects) the stored bytes."""
+    from evidence_store.verification import verify as run_verify
+
+    with _coded(as_json):
+        system = _open()
+        report = run_verify(system, case_ref=case_ref, objects=objects, actor=system.settings.actor)
+    if as_json:
+        _emit_json(report.to_dict())
+    else:
+        ledger = report.ledger
+        if ledger.ok:
+            out.print(
+                f"[green]ledger ok[/]: {ledger.checked} events, chain and signatures verify (head {ledger.head_hash})"
+            )
+        else:
+            out.print(f"[bold red]ledger FAILED[/] at event {ledger.first_bad_seq}: \\[{ledger.code}] {ledger.reason}")
+        out.print(f"catalog: {report.exhibits_checked} exhibits checked against their signed receipts")
+        if objects:
+            out.print(f"objects: {report.objects_verified}/{report.objects_checked} re-hashed and verified")
+        for problem in report.problems:
+            where = f" (exhibit {problem.exhibit_id})" if problem.exhibit_id else ""
+            out.print(f"[bold red]\\[{problem.code}][/]{where} {problem.message}")
+        out.print("[bold green]VERIFIED[/]" if report.ok else "[bold red]NOT VERIFIED[/]")
+    if not report.ok:
+        sys.exit(EXIT_FAILED)
+
+
+@cli.group()
+def custody() -> None:
+    """Chain-of-custody records."""
+
+
+@custody.command("show")
+@click.argument("exhibit")
+@json_option
+def custody_show(exhibit: str, as_json: bool) -> None:
+    """Every custody event of EXHIBIT (an id, or CASE:REF)."""
+    from evidence_store.inspect import custody_history
+
+    with _coded(as_json):
+        history = custody_history(_open(), exhibit)
+    if as_json:
+        _emit_json(history)
+        return
+    out.print(f"[bold]{history['case']}:{history['exhibit_ref']}[/] (exhibit {history['exhibit_id']})")
+    table = Table("seq", "time (UTC)", "action", "actor", "role", "details")
+    for e in history["events"]:
+        summary = e["reason"] or ", ".join(f"{k}={v}" for k, v in e["details"].items() if k in ("source_name", "key"))
+        table.add_row(str(e["seq"]), e["recorded_at"], e["action"], e["actor"], e["role"], summary)
+    out.print(table)
+
+
+@cli.command()
+@click.argument("exhibit")
+@json_option
+def show(exhibit: str, as_json: bool) -> None:
+    """An exhibit: record, digests, derivatives and analysis results (EXHIBIT is an id or CASE:REF)."""
+    from evidence_store.inspect import exhibit_record
+
+    with _coded(as_json):
+        record = exhibit_record(_open(), exhibit)
+    if as_json:
+        _emit_json(record)
+        return
+    o = record["original"]
+    out.print(f"[bold]{record['case']}:{record['exhibit_ref']}[/] (exhibit {record['exhibit_id']}) — {record['kind']}")
+    for label, value in (
+        ("source", record["source_name"]),
+        ("producer", record["producer"]),
+        ("description", record["description"]),
+        ("received", record["received_at"]),
+        ("media type", o["media_type"]),
+        ("size", f"{o['size']:,} bytes"),
+        ("MD5", o["md5"]),
+        ("SHA-1", o["sha1"]),
+        ("SHA-256", o["sha256"]),
+        ("encryption", f"{o['encryption']['alg']} (master key {o['encryption']['key_id']})"),
+        ("custody events", record["custody_events"]),
+    ):
+        if value not in (None, ""):
+            out.print(f"{label:>15}: {value}")
+    for w in record["warnings"]:
+        out.print(f"[yellow]{'warning':>15}: \\[{w['code']}] {w['message']}[/]")
+    for d in record["derivatives"]:
+        out.print(f"{'derivative':>15}: {d['role']} {d['sha256'][:16]}… by {d['tool']} {d['tool_version']}")
+    for a in record["analysis"]:
+        out.print(f"{'analysis':>15}: {a['table']} ({a['rows']} rows) by {a['tool']} {a['tool_version']}")
+
+
+@cli.command()
+@click.argument("table_name", metavar="TABLE")
+@click.option("--case", "case_ref", required=True)
+@click.option("--exhibit", "exhibit", help="One exhibit (id or CASE:REF).")
+@click.option("--limit", type=int, default=None, help="At most this many rows.")
+@json_option
+def query(table_name: str, case_ref: str, exhibit: str | None, limit: int | None, as_json: bool) -> None:
+    """Rows of an analysis table (e.g. warnings) for a case or one exhibit."""
+    from evidence_store.analysis import read_table
+    from evidence_store.cases import get_exhibit
+
+    with _coded(as_json):
+        system = _open()
+        exhibit_id = None
+        if exhibit is not None:
+            with system.catalog.reading() as session:
+                exhibit_id = get_exhibit(session, exhibit).id
+        table = read_table(system, table_name, case_ref, exhibit_id)
+    rows = table.to_pylist()[:limit] if limit is not None else table.to_pylist()
+    if as_json:
+        _emit_json({"table": table_name, "case": case_ref, "rows": rows, "count": len(rows)})
+        return
+    view = Table(*table.column_names)
+    for row in rows:
+        view.add_row(*(str(row[c]) for c in table.column_names))
+    out.print(view)
+    out.print(f"{len(rows)} row(s)")
+
+
+@cli.command()
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None, help="Where to write sample files.")
+@json_option
+def demo(out_dir: Path | None, as_json: bool) -> None:
+    """Build a sample case end to end from generated files, then verify it."""
+    from pipelines.demo import run_demo
+
+    with _coded(as_json):
+        summary = run_demo(Settings.from_env(), out_dir, echo=None if as_json else out.print)
+    if as_json:
+        _emit_json(summary)
+    if not summary["verification"]["ok"]:
+        sys.exit(EXIT_FAILED)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""`exhibit demo`: a sample case built end to end from files this project generates itself.
+
+Nothing is downloaded: a WAV (999-call stand-in) and a PNG are written with the standard library; a short
+body-worn-style MP4 and a scene JPEG come from ffmpeg's test sources when ffmpeg is installed.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import struct
+import subprocess
+import wave
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from evidence_store.cases import create_case
+from evidence_store.errors import AlreadyExistsError
+from evidence_store.intake import IngestRequest, ingest
+from evidence_store.settings import Settings
+from evidence_store.system import EvidenceSystem
+from evidence_store.verification import verify
+
+DEMO_CASE = "OP-DEMO-001"
+
+
+def _png(path: Path, width: int = 64, height: int = 48) -> None:
+    """A small RGB gradient PNG, written by hand (filter byte 0 per row, then RGB pixels)."""
+    rows = b"".join(
+        b"\x00" + b"".join(bytes((x * 4 % 256, y * 5 % 256, 128)) for x in range(width)) for y in range(height)
+    )
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    body = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + body)
+
+
+def _wav(path: Path, seconds: float = 2.0, rate: int = 8000) -> None:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        frames = bytearray()
+        for n in range(int(seconds * rate)):
+            frames += struct.pack("<h", int(12000 * math.sin(2 * math.pi * 440 * n / rate)))
+        out.writeframes(bytes(frames))
+
+
+def generate_sample_files(folder: Path) -> list[Path]:
+    """Writes the demo evidence into `folder` and returns the files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = [
+        folder / "999-call.wav",
+        folder / "scene-sketch.png",
+        folder / "officer-notes.txt",
+        folder / "empty-export.dat",
+    ]
+    _wav(files[0])
+    _png(files[1])
+    files[2].write_text("Attended 14 Acacia Avenue at 21:14. Door forced. Items listed on MG form.\n")
+    files[3].write_bytes(b"")
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg:
+        video, photo = folder / "bwv-clip.mp4", folder / "scene-photo.jpg"
+        clip = "-f lavfi -i testsrc2=size=320x240:rate=25:duration=2 -f lavfi -i sine=frequency=440:duration=2"
+        encode = "-c:v libx264 -pix_fmt yuv420p -c:a aac -shortest"
+        still = "-f lavfi -i testsrc=size=320x240 -frames:v 1"
+        for args, target in ((f"{clip} {encode}", video), (still, photo)):
+            subprocess.run([ffmpeg, "-loglevel", "error", "-y", *args.split(), str(target)], check=True)
+        files += [video, photo]
+    return files
+
+
+def run_demo(settings: Settings, folder: Path | None, echo: Callable[[str], None] | None = print) -> dict[str, Any]:
+    say = echo or (lambda _text: None)
+    folder = folder or settings.home / "demo-input"
+    system, _facts = EvidenceSystem.initialise(settings)
+    say(f"Exhibit home: {settings.home}  store: {settings.store_url}")
+    files = generate_sample_files(folder)
+    say(f"generated {len(files)} sample files in {folder}")
+    try:
+        create_case(
+            system,
+            DEMO_CASE,
+            "Burglary at 14 Acacia Avenue (demo)",
+            actor="demo.analyst",
+            officer_in_charge="DC Jane Smith",
+        )
+        say(f"created case {DEMO_CASE}")
+    except AlreadyExistsError:
+        say(f"case {DEMO_CASE} exists already: adding receipts to it")
+    outcomes = ingest(system, [folder], IngestRequest(case_ref=DEMO_CASE, by="Jane Smith", description="demo intake"))
+    for o in outcomes:
+        note = f" (receipt of exhibit {o.duplicate_of})" if o.duplicate_of else ""
+        warn = "".join(f" [{w['code']}]" for w in o.warnings)
+        say(f"  {o.exhibit_ref:<6} {o.kind:<12} {o.size:>9,} B  sha256 {o.sha256}{note}{warn}")
+    report = verify(system, case_ref=DEMO_CASE, objects=True, actor="demo.analyst")
+    say("")
+    say("$ exhibit verify --case " + DEMO_CASE + " --objects")
+    ledger = report.ledger
+    verdict = "verify" if ledger.ok else f"FAIL at event {ledger.first_bad_seq}: {ledger.reason}"
+    say(f"ledger: {ledger.checked} events, chain and signatures {verdict}")
+    say(f"objects: {report.objects_verified}/{report.objects_checked} re-hashed and verified")
+    for p in report.problems:
+        say(f"[{p.code}] {p.message}")
+    say("VERIFIED" if report.ok else "NOT VERIFIED")
+    system.close()
+    return {"case": DEMO_CASE, "exhibits": [o.to_dict() for o in outcomes], "verification": report.to_dict()}

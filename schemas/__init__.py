@@ -1,0 +1,1 @@
+"""Record types, enumerations, errors and Arrow schemas shared by every layer of Exhibit."""

@@ -1,0 +1,38 @@
+"""Enumerations and small record types shared by the store, the analysers and the apps."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ExhibitKind(StrEnum):
+    """What an exhibit is, decided from its content (magic bytes), never from its file name."""
+
+    BWV = "bwv"  # body-worn or other video
+    PHOTO = "photo"
+    AUDIO = "audio"
+    DEVICE_IMAGE = "device_image"
+    DOCUMENT = "document"
+    OTHER = "other"
+
+
+class CustodyAction(StrEnum):
+    """Actions recorded on the chain-of-custody ledger."""
+
+    RECEIVED = "RECEIVED"
+    STORED = "STORED"
+    HASH_VERIFIED = "HASH_VERIFIED"
+    FIXITY_FAILED = "FIXITY_FAILED"
+    INGEST_REFUSED = "INGEST_REFUSED"
+    INGEST_FAILED = "INGEST_FAILED"
+    QUARANTINED = "QUARANTINED"
+    VIEWED = "VIEWED"
+    DERIVED = "DERIVED"
+    ANALYSED = "ANALYSED"
+    EXPORTED = "EXPORTED"
+    TRANSFERRED = "TRANSFERRED"
+    LEGAL_HOLD = "LEGAL_HOLD"
+    DISPOSED = "DISPOSED"
+    ACCESS_DENIED = "ACCESS_DENIED"
+    CASE_CREATED = "CASE_CREATED"
+    SYSTEM_INITIALISED = "SYSTEM_INITIALISED"

