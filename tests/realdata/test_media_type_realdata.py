@@ -9,34 +9,18 @@ disk containers).
 
 from __future__ import annotations
 
-import csv
-import os
 from pathlib import Path
 
 import pytest
 
 from forensics.media_type import MIME_EWF, MIME_RAW_DISK, detect_media_type
 from schemas.records import ExhibitKind
+from tests.realdata.shared import DATA, manifest_rows, skip_without_data
 
 pytestmark = pytest.mark.realdata
 
 
-def _shared_data() -> Path:
-    override = os.environ.get("EXHIBIT_SHARED_DATA")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "data"
-
-
-DATA = _shared_data()
-MANIFEST = DATA / "MANIFEST.tsv"
-
-if not MANIFEST.is_file():
-    pytest.skip(
-        f"real test data not found at {DATA} (set EXHIBIT_SHARED_DATA to its folder); "
-        "these tests only run inside the team's checkout",
-        allow_module_level=True,
-    )
+skip_without_data()
 
 BWV = ExhibitKind.BWV
 PHOTO = ExhibitKind.PHOTO
@@ -149,12 +133,7 @@ EXPECTED_MIME: dict[str, str] = {
 }
 
 
-def _manifest() -> list[dict[str, str]]:
-    with MANIFEST.open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh, delimiter="\t"))
-
-
-ROWS = _manifest()
+ROWS = manifest_rows()
 
 
 def _expected_kind(row: dict[str, str]) -> ExhibitKind:
