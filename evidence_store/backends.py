@@ -8,6 +8,9 @@ ranged reads. A crash before that step leaves nothing under ``objects/``.
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
+import mmap
 import os
 import uuid
 from collections.abc import Iterator
@@ -51,41 +54,89 @@ class Backend(Protocol):
         ...
 
 
-_WRITEBACK_WINDOW = 64 << 20
+_DIRECT_BUFFER = 8 << 20
+_DIRECT_ALIGN = 4096
 
 
 # -- local filesystem ---------------------------------------------------------------------------------------
 
 
 class _LocalStagedWrite:
+    """Writes to `staging/` with O_DIRECT where the filesystem allows it.
+
+    Ciphertext is never read back soon, and on this class of machine a buffered write costs the kernel
+    several times the CPU of a direct one (page-cache copy, then writeback and the fsync): measured 2.4-5 s of
+    system time per 2 GiB buffered against 0.3 s direct, which decides whether a put keeps up with MD5.
+    O_DIRECT needs aligned memory and lengths, so bytes gather in a page-aligned buffer and the unaligned tail
+    is written after switching O_DIRECT off.
+    """
+
     def __init__(self, root: Path) -> None:
         self.root = root
         staging = root / STAGING_PREFIX
         staging.mkdir(parents=True, exist_ok=True)
         self.tmp = staging / f"{uuid.uuid4().hex}.part"
-        self.fd: int | None = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        self.written = 0
-        self.flushed = 0
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+        self.buffer: mmap.mmap | None = None
+        try:
+            self.fd: int | None = os.open(self.tmp, flags | os.O_DIRECT, 0o600)
+            self.buffer = mmap.mmap(-1, _DIRECT_BUFFER)  # anonymous maps are page-aligned
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:  # e.g. tmpfs has no O_DIRECT: fall back to buffered writes
+                raise
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.tmp)
+            self.fd = os.open(self.tmp, flags, 0o600)
+        self.filled = 0
+
+    def _write_all(self, data: memoryview) -> None:
+        assert self.fd is not None
+        while data:
+            written = os.write(self.fd, data)
+            data = data[written:]
 
     def write(self, data: bytes | memoryview) -> None:
-        assert self.fd is not None
-        view = memoryview(data)
+        view = memoryview(data).cast("B")
+        if self.buffer is None:
+            self._write_all(view)
+            return
         while view:
-            written = os.write(self.fd, view)
-            view = view[written:]
-            self.written += written
-        if self.written - self.flushed >= _WRITEBACK_WINDOW:
-            # Start writeback of what is written so far without waiting for it, so the fsync at commit has
-            # little left to do and ciphertext does not crowd the page cache.
-            os.posix_fadvise(self.fd, self.flushed, self.written - self.flushed, os.POSIX_FADV_DONTNEED)
-            self.flushed = self.written
+            n = min(len(view), _DIRECT_BUFFER - self.filled)
+            self.buffer[self.filled : self.filled + n] = view[:n]
+            self.filled += n
+            view = view[n:]
+            if self.filled == _DIRECT_BUFFER:
+                with memoryview(self.buffer) as whole:
+                    self._write_all(whole)
+                self.filled = 0
+
+    def _flush_tail(self) -> None:
+        if self.buffer is None or not self.filled:
+            return
+        assert self.fd is not None
+        aligned = self.filled - self.filled % _DIRECT_ALIGN
+        with memoryview(self.buffer) as whole:
+            if aligned:
+                self._write_all(whole[:aligned])
+            if self.filled > aligned:
+                fcntl.fcntl(self.fd, fcntl.F_SETFL, fcntl.fcntl(self.fd, fcntl.F_GETFL) & ~os.O_DIRECT)
+                self._write_all(whole[aligned : self.filled])
+        self.filled = 0
+
+    def _release(self) -> None:
+        if self.buffer is not None:
+            self.buffer.close()
+            self.buffer = None
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
     def commit(self, key: str) -> bool:
         assert self.fd is not None
+        self._flush_tail()
         os.fsync(self.fd)
         os.fchmod(self.fd, 0o444)
-        os.close(self.fd)
-        self.fd = None
+        self._release()
         final = self.root / key
         final.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -105,9 +156,7 @@ class _LocalStagedWrite:
         return created
 
     def abort(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
+        self._release()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.tmp)
 

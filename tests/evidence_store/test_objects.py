@@ -55,7 +55,7 @@ def _overwrite(store: ObjectStore, sha256: str, data: bytes) -> None:
         store.backend.s3.put_object(Bucket=store.backend.bucket, Key=store.backend.prefix + key, Body=data)
 
 
-@pytest.mark.parametrize("size", [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK, BLOCK_SIZE + 5])
+@pytest.mark.parametrize("size", [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK, BLOCK_SIZE + 5, (17 << 20) + 12295])
 def test_round_trip(store: ObjectStore, size: int) -> None:
     data = os.urandom(size)
     result = store.put_stream(io.BytesIO(data))
@@ -220,3 +220,20 @@ def test_large_object_uses_multipart_on_s3(request: pytest.FixtureRequest, tmp_p
     assert store.verify(result.digests.sha256).sha256 == hashlib.sha256(data).hexdigest()
     assert list(backend.list_keys("staging/")) == []
     assert backend.s3.list_multipart_uploads(Bucket=backend.bucket).get("Uploads", []) == []
+
+
+@pytest.mark.skipif(not Path("/dev/shm").is_dir(), reason="no tmpfs at /dev/shm on this machine")
+def test_local_store_without_direct_io(tmp_path: Path) -> None:
+    """tmpfs refuses O_DIRECT: the local backend falls back to buffered writes and stays correct."""
+    import shutil
+
+    keys = LocalKeyProvider(tmp_path / "keys")
+    keys.create()
+    root = Path("/dev/shm") / f"exhibit-test-{uuid.uuid4().hex[:8]}"
+    try:
+        store = ObjectStore(LocalBackend(root), keys, chunk_size=CHUNK)
+        data = os.urandom((9 << 20) + 4097)
+        result = store.put_stream(io.BytesIO(data))
+        assert store.verify(result.digests.sha256).sha256 == hashlib.sha256(data).hexdigest()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
