@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -230,6 +229,9 @@ def _ingest_one(
 
 
 def _record_warnings(system: EvidenceSystem, outcome: IngestOutcome) -> None:
+    # Imported here: pyarrow is a quarter of a second of start-up that most ingests never need.
+    import pyarrow as pa
+
     from evidence_store.analysis import record_table
 
     rows = [
