@@ -102,6 +102,12 @@ def read_table(system: EvidenceSystem, name: str, case_ref: str, exhibit_id: int
             newest[result.exhibit_id] = result.sha256
     parts = []
     for exhibit in sorted(newest):
-        with system.store.open(newest[exhibit]) as reader:
-            parts.append(pq.read_table(cast(Any, reader)).cast(schema))
+        # The Parquet reader is closed before the decrypting reader under it: a pyarrow file wrapper left for
+        # the garbage collector is destroyed during interpreter shutdown and aborts the process.
+        with system.store.open(newest[exhibit]) as reader, pa.PythonFile(reader, mode="r") as source:
+            parquet = pq.ParquetFile(source, pre_buffer=False)
+            try:
+                parts.append(parquet.read(use_threads=False).cast(schema))
+            finally:
+                parquet.close()
     return pa.concat_tables(parts) if parts else schema.empty_table()

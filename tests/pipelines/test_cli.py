@@ -98,3 +98,14 @@ def test_verify_exits_non_zero_on_tampering(settings: Settings, tmp_path: Path) 
     proc = run(settings, "verify", ok=False)
     assert proc.returncode == 1
     assert "event 2" in proc.stdout and "NOT VERIFIED" in proc.stdout
+
+
+@pytest.mark.parametrize("settings", ["file-sqlite"], indirect=True)
+def test_query_exits_cleanly_every_time(settings: Settings, tmp_path: Path) -> None:
+    """Reading Parquet through the decrypting reader once aborted the interpreter at exit, one run in five."""
+    run(settings, "init")
+    run(settings, "case", "create", "OP-Q", "--title", "Query")
+    (tmp_path / "empty.bin").write_bytes(b"")
+    run(settings, "ingest", str(tmp_path / "empty.bin"), "--case", "OP-Q", "--by", "x")
+    for _ in range(8):
+        assert run_json(settings, "query", "warnings", "--case", "OP-Q")["count"] == 1
