@@ -109,5 +109,13 @@ def run_demo(settings: Settings, folder: Path | None, echo: Callable[[str], None
     for p in report.problems:
         say(f"[{p.code}] {p.message}")
     say("VERIFIED" if report.ok else "NOT VERIFIED")
+    first = next((o for o in outcomes if o.ok), None)
+    if first is not None:
+        say("")
+        say("Look around (EXHIBIT_HOME as above):")
+        say(f"  uv run exhibit case show {DEMO_CASE}")
+        say(f"  uv run exhibit show {DEMO_CASE}:{first.exhibit_ref}")
+        say(f"  uv run exhibit custody show {DEMO_CASE}:{first.exhibit_ref}")
+        say(f"  uv run exhibit query warnings --case {DEMO_CASE}")
     system.close()
     return {"case": DEMO_CASE, "exhibits": [o.to_dict() for o in outcomes], "verification": report.to_dict()}
