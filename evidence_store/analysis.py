@@ -53,6 +53,7 @@ def record_table(
         result = system.store.put_stream(cast(Any, spool))
     now = format_time(datetime.now(UTC))
     with system.catalog.transaction() as session:
+        system.ledger.lock(session)
         exhibit = session.get(Exhibit, exhibit_id)
         assert exhibit is not None
         case = session.get(Case, exhibit.case_id)
@@ -89,8 +90,13 @@ def record_table(
     return row
 
 
-def read_table(system: EvidenceSystem, name: str, case_ref: str, exhibit_id: int | None = None) -> pa.Table:
-    """The rows of table `name` for a case (or one exhibit of it): the newest result per exhibit."""
+def read_table(
+    system: EvidenceSystem, name: str, case_ref: str, exhibit_id: int | None = None, limit: int | None = None
+) -> pa.Table:
+    """The rows of table `name` for a case (or one exhibit of it): the newest result per exhibit.
+
+    With `limit`, reading stops once that many rows are in hand (a device's file listing can hold millions).
+    """
     schema = table_schema(name)
     with system.catalog.reading() as session:
         case = get_case(session, case_ref)
@@ -100,14 +106,24 @@ def read_table(system: EvidenceSystem, name: str, case_ref: str, exhibit_id: int
         newest: dict[int, str] = {}
         for result in session.execute(query.order_by(AnalysisResult.id)).scalars():
             newest[result.exhibit_id] = result.sha256
-    parts = []
+    batches: list[pa.RecordBatch] = []
+    wanted = limit if limit is not None else -1
     for exhibit in sorted(newest):
+        if wanted == 0:
+            break
         # The Parquet reader is closed before the decrypting reader under it: a pyarrow file wrapper left for
         # the garbage collector is destroyed during interpreter shutdown and aborts the process.
         with system.store.open(newest[exhibit]) as reader, pa.PythonFile(reader, mode="r") as source:
             parquet = pq.ParquetFile(source, pre_buffer=False)
             try:
-                parts.append(parquet.read(use_threads=False).cast(schema))
+                for batch in parquet.iter_batches(batch_size=65536, use_threads=False):
+                    if wanted >= 0:
+                        batch = batch.slice(0, wanted)
+                        wanted -= batch.num_rows
+                    batches.append(batch)
+                    if wanted == 0:
+                        break
             finally:
                 parquet.close()
+    parts = [pa.Table.from_batches([b]).cast(schema) for b in batches]
     return pa.concat_tables(parts) if parts else schema.empty_table()

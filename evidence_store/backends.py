@@ -12,13 +12,15 @@ import errno
 import fcntl
 import mmap
 import os
+import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
-from evidence_store.errors import BadSettingError, ObjectMissingError, StoreUnavailableError
+from evidence_store.errors import BadSettingError, ObjectMissingError, StoreUnavailableError, StoreWriteError
 
 OBJECTS_PREFIX = "objects/"
 STAGING_PREFIX = "staging/"
@@ -49,8 +51,11 @@ class Backend(Protocol):
 
     def delete(self, key: str) -> None: ...
 
-    def sweep_staging(self) -> int:
-        """Removes leftovers of interrupted writes; returns how many."""
+    def sweep_staging(self, older_than: float) -> int:
+        """Removes leftovers of interrupted writes older than `older_than` seconds; returns how many.
+
+        Only old ones: a write in progress in another process also lives in staging.
+        """
         ...
 
 
@@ -74,8 +79,15 @@ class _LocalStagedWrite:
     def __init__(self, root: Path) -> None:
         self.root = root
         staging = root / STAGING_PREFIX
-        staging.mkdir(parents=True, exist_ok=True)
-        self.tmp = staging / f"{uuid.uuid4().hex}.part"
+        try:
+            staging.mkdir(parents=True, exist_ok=True)
+            self._open(staging / f"{uuid.uuid4().hex}.part")
+        except OSError as exc:
+            raise StoreWriteError(f"cannot write to the store at {root}: {exc.strerror}") from exc
+        self.filled = 0
+
+    def _open(self, tmp: Path) -> None:
+        self.tmp = tmp
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
         self.buffer: mmap.mmap | None = None
         try:
@@ -87,13 +99,15 @@ class _LocalStagedWrite:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.tmp)
             self.fd = os.open(self.tmp, flags, 0o600)
-        self.filled = 0
 
     def _write_all(self, data: memoryview) -> None:
         assert self.fd is not None
-        while data:
-            written = os.write(self.fd, data)
-            data = data[written:]
+        try:
+            while data:
+                written = os.write(self.fd, data)
+                data = data[written:]
+        except OSError as exc:
+            raise StoreWriteError(f"writing to the store at {self.root} failed: {exc.strerror}") from exc
 
     def write(self, data: bytes | memoryview) -> None:
         view = memoryview(data).cast("B")
@@ -132,6 +146,12 @@ class _LocalStagedWrite:
             self.fd = None
 
     def commit(self, key: str) -> bool:
+        try:
+            return self._commit(key)
+        except OSError as exc:
+            raise StoreWriteError(f"storing {key} in {self.root} failed: {exc.strerror}", key=key) from exc
+
+    def _commit(self, key: str) -> bool:
         assert self.fd is not None
         self._flush_tail()
         os.fsync(self.fd)
@@ -148,17 +168,23 @@ class _LocalStagedWrite:
             created = False
         os.unlink(self.tmp)
         if created:
-            dir_fd = os.open(final.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            # The new name, and any fan-out folders made for it, must survive a power cut.
+            for folder in (final.parent, final.parent.parent, final.parent.parent.parent):
+                _fsync_dir(folder)
         return created
 
     def abort(self) -> None:
         self._release()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.tmp)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class LocalBackend:
@@ -199,11 +225,17 @@ class LocalBackend:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.root / key)
 
-    def sweep_staging(self) -> int:
+    def sweep_staging(self, older_than: float) -> int:
+        cutoff = time.time() - older_than
         count = 0
         for key in list(self.list_keys(STAGING_PREFIX)):
-            self.delete(key)
-            count += 1
+            try:
+                stale = (self.root / key).stat().st_mtime <= cutoff
+            except FileNotFoundError:
+                continue
+            if stale:
+                self.delete(key)
+                count += 1
         return count
 
 
@@ -259,6 +291,12 @@ class _S3StagedWrite:
             self._flush_part()
 
     def _flush_part(self) -> None:
+        try:
+            self._upload_part()
+        except Exception as exc:
+            raise _unavailable(exc, self.b.url) from exc
+
+    def _upload_part(self) -> None:
         s3 = self.b.s3
         if self.upload_id is None:
             self.upload_id = s3.create_multipart_upload(Bucket=self.b.bucket, Key=self.staging_key)["UploadId"]
@@ -286,7 +324,7 @@ class _S3StagedWrite:
                 self.buffer.clear()
                 return True
             if self.buffer:
-                self._flush_part()
+                self._upload_part()
             s3.complete_multipart_upload(
                 Bucket=self.b.bucket,
                 Key=self.staging_key,
@@ -330,22 +368,17 @@ class S3Backend:
         from botocore.exceptions import ClientError
 
         try:
-            self.s3.head_bucket(Bucket=self.bucket)
-        except ClientError:
-            self.s3.create_bucket(Bucket=self.bucket)
+            try:
+                self.s3.head_bucket(Bucket=self.bucket)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
+                    raise
+                self.s3.create_bucket(Bucket=self.bucket)
         except Exception as exc:
             raise _unavailable(exc, self.url) from exc
 
     def _exists(self, full_key: str) -> bool:
-        from botocore.exceptions import ClientError
-
-        try:
-            self.s3.head_object(Bucket=self.bucket, Key=full_key)
-            return True
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return False
-            raise
+        return self.size(full_key[len(self.prefix) :]) is not None
 
     def _copy(self, source: str, target: str, size: int) -> None:
         src = {"Bucket": self.bucket, "Key": source}
@@ -419,14 +452,22 @@ class S3Backend:
             raise _unavailable(exc, self.url) from exc
 
     def delete(self, key: str) -> None:
-        self.s3.delete_object(Bucket=self.bucket, Key=self.prefix + key)
+        try:
+            self.s3.delete_object(Bucket=self.bucket, Key=self.prefix + key)
+        except Exception as exc:
+            raise _unavailable(exc, self.url) from exc
 
-    def sweep_staging(self) -> int:
-        count = 0
-        for key in list(self.list_keys(STAGING_PREFIX)):
-            self.delete(key)
-            count += 1
+    def sweep_staging(self, older_than: float) -> int:
         from botocore.exceptions import ClientError
+
+        cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
+        count = 0
+        paginator = self.s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + STAGING_PREFIX):
+            for item in page.get("Contents", []):
+                if item["LastModified"] <= cutoff:
+                    self.s3.delete_object(Bucket=self.bucket, Key=item["Key"])
+                    count += 1
 
         try:
             uploads = self.s3.list_multipart_uploads(Bucket=self.bucket, Prefix=self.prefix + STAGING_PREFIX)
@@ -436,8 +477,9 @@ class S3Backend:
                 raise
             uploads = {}
         for upload in uploads.get("Uploads", []):
-            self.s3.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
-            count += 1
+            if upload["Initiated"] <= cutoff:
+                self.s3.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+                count += 1
         return count
 
 

@@ -93,6 +93,7 @@ def create_case(
 ) -> Case:
     check_case_reference(reference)
     with system.catalog.transaction() as session:
+        system.ledger.lock(session)
         if session.execute(select(Case.id).where(Case.reference == reference)).first():
             raise AlreadyExistsError(f"case {reference!r} already exists", case=reference)
         case = Case(

@@ -166,11 +166,12 @@ def ensure_object_row(session: Session, result: PutResult, media_type: str, stor
     return row
 
 
-def _sqlite_serialised_writes(engine: Engine) -> None:
-    """SQLite: WAL for concurrent readers, and BEGIN IMMEDIATE so writers queue instead of failing late.
+def _sqlite_setup(engine: Engine, begin: str) -> None:
+    """SQLite: WAL for concurrent readers; writers BEGIN IMMEDIATE so they queue instead of failing late.
 
     pysqlite's own transaction handling defers BEGIN until the first write, so two processes could both read
-    the last ledger entry and then race; taking the write lock at BEGIN serialises appends.
+    the last ledger entry and then race; taking the write lock at BEGIN serialises appends. Readers use a
+    plain (deferred) BEGIN on a separate engine, so a long read such as `verify` never holds the write lock.
     """
 
     @event.listens_for(engine, "connect")
@@ -184,16 +185,16 @@ def _sqlite_serialised_writes(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(begin)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, for_writing: bool = True) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, poolclass=NullPool)
-        _sqlite_serialised_writes(engine)
+        _sqlite_setup(engine, "BEGIN IMMEDIATE" if for_writing else "BEGIN")
         return engine
     return create_engine(url, pool_pre_ping=True)
 
@@ -205,6 +206,8 @@ class Catalog:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.read_engine = make_engine(url, for_writing=False) if url.startswith("sqlite") else self.engine
+        self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
@@ -248,8 +251,9 @@ class Catalog:
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
-        with self._sessions() as session:
+        with self._read_sessions() as session:
             yield session
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self.read_engine.dispose()

@@ -25,6 +25,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import secrets
 import struct
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ MAX_HEADER = 4096
 _CHUNK_DOMAIN = b"exhibit.object-chunk.v1\x00"
 _WRAP_DOMAIN = b"exhibit.data-key-wrap.v1\x00"
 _KEY_ID_DOMAIN = b"exhibit.master-key-id.v1\x00"
+_MASTER_KEY_ID = re.compile(r"^mk-[0-9a-f]{16}$")
 
 
 def _b64(data: bytes) -> str:
@@ -89,8 +91,12 @@ class LocalKeyProvider:
             ) from exc
 
     def get(self, key_id: str) -> bytes:
+        if not _MASTER_KEY_ID.match(key_id):
+            raise KeyMissingError(f"{key_id!r} is not a master key id", key_id=key_id)
         try:
             key = _unb64(self._path(key_id).read_text().strip())
+        except ValueError as exc:
+            raise KeyMissingError(f"the file for master key {key_id} is corrupt", key_id=key_id) from exc
         except FileNotFoundError as exc:
             raise KeyMissingError(
                 f"master key {key_id} is not in {self.directory}",
@@ -159,19 +165,20 @@ class Envelope:
         body = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":")).encode()
         return MAGIC + struct.pack(">I", len(body)) + body
 
-    @property
-    def _wrap_aad(self) -> bytes:
-        return _WRAP_DOMAIN + bytes.fromhex(self.object_id) + self.key_id.encode() + struct.pack(">Q", self.chunk_size)
-
     def unwrap(self, keys: LocalKeyProvider) -> bytes:
         master = keys.get(self.key_id)
         try:
-            return AESGCM(master).decrypt(self.wrapped_key[:12], self.wrapped_key[12:], self._wrap_aad)
+            aad = _wrap_aad(self.object_id, self.key_id, self.chunk_size)
+            return AESGCM(master).decrypt(self.wrapped_key[:12], self.wrapped_key[12:], aad)
         except InvalidTag as exc:
             raise KeyUnwrapError(
                 f"the data key of object {self.object_id} does not unwrap: header altered or wrong master key",
                 object_id=self.object_id,
             ) from exc
+
+
+def _wrap_aad(object_id: str, key_id: str, chunk_size: int) -> bytes:
+    return _WRAP_DOMAIN + bytes.fromhex(object_id) + key_id.encode() + struct.pack(">Q", chunk_size)
 
 
 def new_envelope(keys: LocalKeyProvider, chunk_size: int = DEFAULT_CHUNK_SIZE) -> tuple[Envelope, bytes]:
@@ -181,8 +188,7 @@ def new_envelope(keys: LocalKeyProvider, chunk_size: int = DEFAULT_CHUNK_SIZE) -
     data_key = AESGCM.generate_key(bit_length=256)
     object_id = secrets.token_hex(16)
     nonce = secrets.token_bytes(12)
-    probe = Envelope(object_id, key_id, bytes(12 + 32 + TAG_SIZE), chunk_size)
-    wrapped = nonce + AESGCM(master).encrypt(nonce, data_key, probe._wrap_aad)
+    wrapped = nonce + AESGCM(master).encrypt(nonce, data_key, _wrap_aad(object_id, key_id, chunk_size))
     return Envelope(object_id, key_id, wrapped, chunk_size), data_key
 
 

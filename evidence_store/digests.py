@@ -78,25 +78,6 @@ class Digests:
         return observed
 
 
-class MultiHasher:
-    """MD5, SHA-1 and SHA-256 fed together in the caller's thread (for small inputs)."""
-
-    def __init__(self) -> None:
-        self.md5 = hashlib.md5(usedforsecurity=False)
-        self.sha1 = hashlib.sha1(usedforsecurity=False)
-        self.sha256 = hashlib.sha256()
-        self.size = 0
-
-    def update(self, data: bytes | memoryview) -> None:
-        self.md5.update(data)
-        self.sha1.update(data)
-        self.sha256.update(data)
-        self.size += len(data)
-
-    def digests(self) -> Digests:
-        return Digests(self.size, self.md5.hexdigest(), self.sha1.hexdigest(), self.sha256.hexdigest())
-
-
 BlockFn = Callable[[bytes, bool], None]
 
 

@@ -61,6 +61,14 @@ class LedgerIntegrityError(IntegrityError):
     code = "EX-LEDGER-INVALID"
 
 
+class IngestFailedError(StorageError):
+    code = "EX-INGEST-FAILED"
+
+
+class StoreWriteError(StorageError):
+    code = "EX-STORE-WRITE"
+
+
 class ObjectMissingError(StorageError):
     code = "EX-OBJECT-MISSING"
 

@@ -25,6 +25,7 @@ from evidence_store.catalog import Case, Exhibit, ensure_object_row
 from evidence_store.errors import (
     AlreadyExistsError,
     BadReferenceError,
+    IngestFailedError,
     NoFilesError,
     PathMissingError,
 )
@@ -147,6 +148,21 @@ def collect_sources(paths: Iterable[str | os.PathLike[str]]) -> list[_Source]:
     return sources
 
 
+def display_path(path: str | os.PathLike[str]) -> str:
+    """A path as text that any database and JSON accept: bytes that are not UTF-8 (a name from a seized FAT
+    card, say) are shown as \\xNN escapes instead of crashing the catalog or the ledger's canonical JSON."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _path_details(path: Path) -> dict[str, str]:
+    """Where a file came from, for the ledger: exact bytes in hex whenever the display form had to escape."""
+    absolute = path.absolute()
+    details = {"source_path": display_path(absolute), "source_name": display_path(path.name)}
+    if details["source_path"] != os.fsdecode(absolute):
+        details["source_path_hex"] = os.fsencode(absolute).hex()
+    return details
+
+
 def _kind_for(request_kind: str, media: MediaType) -> str:
     if request_kind == "auto":
         return media.kind.value
@@ -171,9 +187,20 @@ def ingest(
     progress = progress or IngestProgress()
     if request.kind != "auto":
         _kind_for(request.kind, sniff(b""))
-    with system.catalog.reading() as session:
-        get_case(session, request.case_ref)
     explicit_ref = check_exhibit_reference(request.exhibit_ref) if request.exhibit_ref else None
+    with system.catalog.reading() as session:
+        case = get_case(session, request.case_ref)
+        # Checked again under the lock when catalogued; checked here so a taken reference fails before a
+        # 100 GB read rather than after it.
+        if (
+            explicit_ref
+            and session.execute(
+                select(Exhibit.id).where(Exhibit.case_id == case.id, Exhibit.reference == explicit_ref)
+            ).first()
+        ):
+            raise AlreadyExistsError(
+                f"case {case.reference} already has exhibit {explicit_ref}", exhibit_ref=explicit_ref
+            )
     try:
         sources = collect_sources(paths)
         if explicit_ref and len(sources) != 1:
@@ -204,7 +231,7 @@ def _record_refusal(system: EvidenceSystem, request: IngestRequest, paths: list[
             role=INGEST_ROLE,
             case_ref=request.case_ref,
             reason=exc.message,
-            details={"code": exc.code, "paths": [os.path.abspath(p) for p in paths]},
+            details={"code": exc.code, "paths": [display_path(os.path.abspath(p)) for p in paths]},
         )
 
 
@@ -225,7 +252,12 @@ def _ingest_one(
         return outcome
     except ExhibitError as exc:
         _record_refusal(system, request, [str(path)], exc)
-        return IngestOutcome(path=str(path), error=exc.to_dict())
+        return IngestOutcome(path=display_path(path), error=exc.to_dict())
+    except Exception as exc:
+        # Anything unforeseen fails this file, on the record, and the other files go on.
+        failure = IngestFailedError(f"ingest of {display_path(path)} failed: {type(exc).__name__}: {exc}")
+        _record_refusal(system, request, [str(path)], failure)
+        return IngestOutcome(path=display_path(path), error=failure.to_dict())
 
 
 def _record_warnings(system: EvidenceSystem, outcome: IngestOutcome) -> None:
@@ -281,8 +313,7 @@ def _catalogue(
     digests = result.digests
     warnings = _warnings_for(result)
     source_details = {
-        "source_path": str(path.absolute()),
-        "source_name": path.name,
+        **_path_details(path),
         "size": digests.size,
         "md5": digests.md5,
         "sha1": digests.sha1,
@@ -290,6 +321,7 @@ def _catalogue(
         "media_type": media.mime,
     }
     with system.catalog.transaction() as session:
+        system.ledger.lock(session)
         case = get_case(session, request.case_ref)
         ensure_object_row(session, result, media.mime, now)
 
@@ -327,8 +359,8 @@ def _catalogue(
             seized_at=request.seized_at,
             description=request.description,
             original_sha256=digests.sha256,
-            source_name=path.name,
-            source_path=str(path.absolute()),
+            source_name=source_details["source_name"],
+            source_path=source_details["source_path"],
             status="stored",
             warnings=warnings,
             received_at=now,
@@ -381,7 +413,7 @@ def _outcome(
 ) -> IngestOutcome:
     d = result.digests
     return IngestOutcome(
-        path=str(path),
+        path=display_path(path),
         exhibit_id=exhibit.id,
         exhibit_ref=exhibit.reference,
         kind=exhibit.kind,

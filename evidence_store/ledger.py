@@ -237,7 +237,10 @@ class LedgerVerification:
 
 
 def verify_events(
-    events: Iterable[CustodyEvent], public_keys: Mapping[str, bytes], start_seq: int = 1, start_prev: str = GENESIS_HASH
+    events: Iterable[CustodyEvent | MalformedEvent],
+    public_keys: Mapping[str, bytes],
+    start_seq: int = 1,
+    start_prev: str = GENESIS_HASH,
 ) -> LedgerVerification:
     """Checks sequence continuity, the hash chain, every entry hash and every signature.
 
@@ -257,6 +260,8 @@ def verify_events(
                 "EX-LEDGER-SEQUENCE",
                 f"sequence number {expected_seq} expected, found {event.seq} (event {kind})",
             )
+        if isinstance(event, MalformedEvent):
+            return bad(event.seq, "EX-LEDGER-MALFORMED", f"event {event.seq} is malformed: {event.problem}")
         if event.prev_hash != prev:
             return bad(event.seq, "EX-LEDGER-CHAIN", f"event {event.seq} does not chain to the entry before it")
         computed = event.compute_hash()
@@ -287,7 +292,14 @@ class Ledger:
         self.signing_key = signing_key
         self.service_actor = service_actor
 
-    def _lock(self, session: Session) -> None:
+    @staticmethod
+    def lock(session: Session) -> None:
+        """Serialises this transaction with every other ledger writer, until it ends.
+
+        Call it first in a transaction that reads the catalog to decide what to write (the next exhibit
+        reference, whether an object row exists), so the decision and the events stay consistent under
+        concurrent writers. SQLite write transactions already hold the database lock (BEGIN IMMEDIATE).
+        """
         if session.get_bind().dialect.name == "postgresql":
             # Held to the end of the transaction: one appender at a time, across processes and machines.
             session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LEDGER_LOCK})
@@ -306,7 +318,7 @@ class Ledger:
         details: Mapping[str, Any] | None = None,
     ) -> CustodyEvent:
         """Adds a signed event inside the caller's transaction (so it commits or vanishes with the change)."""
-        self._lock(session)
+        self.lock(session)
         session.flush()
         last = session.execute(
             select(CustodyEventRow.seq, CustodyEventRow.entry_hash).order_by(CustodyEventRow.seq.desc()).limit(1)
@@ -350,8 +362,7 @@ class Ledger:
         return event
 
     @staticmethod
-    def iter(session: Session, batch: int = 5000, **filters: Any) -> Iterator[CustodyEvent]:
-        """Events in sequence order, streamed in batches; filters: case_ref, exhibit_id, object_sha256."""
+    def _rows(session: Session, batch: int, filters: dict[str, Any]) -> Iterator[CustodyEventRow]:
         after = 0
         while True:
             query = select(CustodyEventRow).where(CustodyEventRow.seq > after)
@@ -360,9 +371,42 @@ class Ledger:
             rows = session.execute(query.order_by(CustodyEventRow.seq).limit(batch)).scalars().all()
             if not rows:
                 return
-            for row in rows:
-                yield CustodyEvent.from_row(row)
+            yield from rows
             after = rows[-1].seq
+
+    @staticmethod
+    def iter(session: Session, batch: int = 5000, **filters: Any) -> Iterator[CustodyEvent]:
+        """Events in sequence order, streamed in batches; filters: case_ref, exhibit_id, object_sha256.
+
+        Raises:
+            LedgerIntegrityError: a stored row is not a well-formed event (it was edited outside Exhibit).
+        """
+        for row in Ledger._rows(session, batch, filters):
+            event = _event_or_malformed(row)
+            if isinstance(event, MalformedEvent):
+                raise LedgerIntegrityError(f"ledger event {event.seq} is malformed: {event.problem}", seq=event.seq)
+            yield event
+
+    @staticmethod
+    def iter_for_verification(session: Session, batch: int = 5000) -> Iterator[CustodyEvent | MalformedEvent]:
+        """Every row, as an event or, where a row no longer makes a valid event, as a `MalformedEvent`."""
+        for row in Ledger._rows(session, batch, {}):
+            yield _event_or_malformed(row)
+
+
+@dataclass(frozen=True, slots=True)
+class MalformedEvent:
+    """A stored row that no longer makes a valid event: verification reports it instead of crashing."""
+
+    seq: int
+    problem: str
+
+
+def _event_or_malformed(row: CustodyEventRow) -> CustodyEvent | MalformedEvent:
+    try:
+        return CustodyEvent.from_row(row)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # json.JSONDecodeError is a ValueError
+        return MalformedEvent(row.seq, f"{type(exc).__name__}: {exc}")
 
 
 def raise_if_bad(result: LedgerVerification) -> None:

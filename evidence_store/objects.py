@@ -15,7 +15,7 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from evidence_store.backends import OBJECTS_PREFIX, Backend
 from evidence_store.crypto import (
@@ -86,7 +86,13 @@ class FileIdentity:
         return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def _read_full(stream: BinaryIO, size: int) -> bytes:
+class Readable(Protocol):
+    """Anything with `read(size) -> bytes`: files, sockets' makefile(), spooled buffers."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def _read_full(stream: Readable, size: int) -> bytes:
     """Reads up to `size` bytes, looping over short reads so every block but the last is full."""
     first = stream.read(size)
     if not first or len(first) == size:
@@ -116,7 +122,7 @@ class ObjectStore:
 
     def put_stream(
         self,
-        stream: BinaryIO,
+        stream: Readable,
         size_hint: int | None = None,
         before_commit: Callable[[Digests], None] | None = None,
         progress: Callable[[int], None] | None = None,
@@ -218,10 +224,9 @@ class ObjectStore:
                         read_size=digests.size,
                     )
 
-            try:
-                return self.put_stream(stream, size_hint=before.st_size, before_commit=unchanged, progress=progress)
-            except OSError as exc:
-                raise UnreadableInputError(f"reading {path} failed: {exc.strerror}", path=str(path)) from exc
+            return self.put_stream(
+                _SourceReader(stream, path), size_hint=before.st_size, before_commit=unchanged, progress=progress
+            )
 
     # -- reading ----------------------------------------------------------------------------------------------
 
@@ -285,6 +290,20 @@ class ObjectStore:
                 yield parse_object_key(key)
             except ValueError:
                 continue
+
+
+class _SourceReader:
+    """Reads the source file, so that a read failure is blamed on the input and a write failure on the store."""
+
+    def __init__(self, stream: BinaryIO, path: Path) -> None:
+        self._stream = stream
+        self._path = path
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._stream.read(size)
+        except OSError as exc:
+            raise UnreadableInputError(f"reading {self._path} failed: {exc.strerror}", path=str(self._path)) from exc
 
 
 class ObjectReader(io.RawIOBase):

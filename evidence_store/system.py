@@ -16,6 +16,7 @@ from schemas.records import CustodyAction
 
 SERVICE_ACTOR = "exhibit-service"
 SERVICE_ROLE = "service"
+STALE_STAGING_SECONDS = 6 * 3600  # no put runs this long; anything older in staging was interrupted
 
 
 @dataclass
@@ -49,8 +50,11 @@ class EvidenceSystem:
         return cls(settings, store, catalog, ledger)
 
     @classmethod
-    def initialise(cls, settings: Settings | None = None) -> tuple[EvidenceSystem, dict[str, Any]]:
-        """Creates what is missing (folders, keys, schema, bucket) and opens the deployment. Safe to repeat."""
+    def initialise(
+        cls, settings: Settings | None = None, sweep_older_than: float = STALE_STAGING_SECONDS
+    ) -> tuple[EvidenceSystem, dict[str, Any]]:
+        """Creates what is missing (folders, keys, schema, bucket) and opens the deployment. Safe to repeat,
+        even while other processes ingest: only staging leftovers older than `sweep_older_than` are removed."""
         settings = settings or Settings.from_env()
         settings.home.mkdir(parents=True, exist_ok=True)
         created: dict[str, Any] = {"master_key": None, "signing_key": None}
@@ -69,11 +73,14 @@ class EvidenceSystem:
         backend = backend_from_url(settings.store_url)
         if isinstance(backend, S3Backend):
             backend.ensure_bucket()
-        swept = backend.sweep_staging()
-        catalog = Catalog(settings.database_url)
-        catalog.migrate()
+        swept = backend.sweep_staging(sweep_older_than)
+        migrations = Catalog(settings.database_url)
+        try:
+            migrations.migrate()
+        finally:
+            migrations.dispose()
         system = cls.open(settings)
-        with catalog.transaction() as session:
+        with system.catalog.transaction() as session:
             if session.query(CustodyEventRow.seq).limit(1).first() is None:
                 system.ledger.append(
                     session,

@@ -5,15 +5,15 @@ A report names the first bad event and every object that failed, with a code for
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 
-from evidence_store.catalog import Case, Exhibit, StoredObject
+from evidence_store.catalog import AnalysisResult, Case, Derivative, Exhibit, StoredObject
 from evidence_store.digests import Digests
-from evidence_store.ledger import Ledger, LedgerVerification, verify_events
+from evidence_store.ledger import CustodyEvent, Ledger, LedgerVerification, MalformedEvent, verify_events
 from evidence_store.system import SERVICE_ROLE, EvidenceSystem
 from schemas.errors import ExhibitError
 from schemas.records import CustodyAction
@@ -37,6 +37,7 @@ class VerificationReport:
     objects_checked: int = 0
     objects_verified: int = 0
     problems: list[Problem] = field(default_factory=list)
+    unrecorded_objects: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -50,6 +51,7 @@ class VerificationReport:
             "objects_checked": self.objects_checked,
             "objects_verified": self.objects_verified,
             "problems": [p.to_dict() for p in self.problems],
+            "unrecorded_objects": self.unrecorded_objects,
         }
 
 
@@ -68,8 +70,9 @@ def verify(
     `HASH_VERIFIED` or `FIXITY_FAILED`.
     """
     with system.catalog.reading() as session:
-        report = VerificationReport(verify_events(Ledger.iter(session), system.public_keys()))
-        signed = _signed_receipts(session)
+        signed: dict[int, dict[str, Any]] = {}
+        events = _collecting_receipts(Ledger.iter_for_verification(session), signed)
+        report = VerificationReport(verify_events(events, system.public_keys()))
         query = select(Exhibit, Case.reference).join(Case, Exhibit.case_id == Case.id)
         if case_ref is not None:
             from evidence_store.cases import get_case
@@ -79,10 +82,24 @@ def verify(
         for exhibit, reference in session.execute(query.order_by(Exhibit.id)):
             report.exhibits_checked += 1
             obj = exhibit.original
-            report.problems.extend(_catalog_problems(exhibit, obj, signed))
+            if report.ledger.ok:  # receipts past a broken event are not trustworthy evidence either way
+                report.problems.extend(_catalog_problems(exhibit, obj, signed))
             in_scope.setdefault(obj.sha256, (obj, exhibit, reference))
+            # Derivatives and analysis tables are stored objects too, and fixity covers them.
+            made_from = select(Derivative.sha256).where(Derivative.exhibit_id == exhibit.id)
+            tables = select(AnalysisResult.sha256).where(AnalysisResult.exhibit_id == exhibit.id)
+            for sha in session.execute(made_from.union(tables)).scalars():
+                derived = session.get(StoredObject, sha)
+                if derived is not None:
+                    in_scope.setdefault(sha, (derived, exhibit, reference))
     if not objects:
         return report
+    if case_ref is None:
+        # Bytes stored by a put whose catalog transaction never committed (a crash between the two): not
+        # evidence of tampering, and the next ingest of the same file records them, but worth seeing.
+        with system.catalog.reading() as session:
+            known = set(session.execute(select(StoredObject.sha256)).scalars())
+        report.unrecorded_objects = [sha for sha in system.store.iter_digests() if sha not in known]
     for sha256, (obj, exhibit, reference) in in_scope.items():
         report.objects_checked += 1
         if on_object is not None:
@@ -99,13 +116,21 @@ def verify(
     return report
 
 
-def _signed_receipts(session: Any) -> dict[int, dict[str, Any]]:
-    """The digests each exhibit's RECEIVED event signed for, by exhibit id (its first receipt)."""
-    receipts: dict[int, dict[str, Any]] = {}
-    for event in Ledger.iter(session):
-        if event.action == CustodyAction.RECEIVED.value and event.exhibit_id is not None:
+def _collecting_receipts(
+    events: Iterator[CustodyEvent | MalformedEvent], receipts: dict[int, dict[str, Any]]
+) -> Iterator[CustodyEvent | MalformedEvent]:
+    """Passes events through to verification, noting the digests each exhibit's first RECEIVED signed for.
+
+    Only events up to the first bad one are read, so the catalog is checked against the verified prefix.
+    """
+    for event in events:
+        if (
+            isinstance(event, CustodyEvent)
+            and event.action == CustodyAction.RECEIVED.value
+            and event.exhibit_id is not None
+        ):
             receipts.setdefault(event.exhibit_id, {"sha256": event.object_sha256, **dict(event.details)})
-    return receipts
+        yield event
 
 
 def _catalog_problems(exhibit: Exhibit, obj: StoredObject, signed: dict[int, dict[str, Any]]) -> list[Problem]:

@@ -359,8 +359,8 @@ def query(table_name: str, case_ref: str, exhibit: str | None, limit: int | None
         if exhibit is not None:
             with system.catalog.reading() as session:
                 exhibit_id = get_exhibit(session, exhibit).id
-        table = read_table(system, table_name, case_ref, exhibit_id)
-    rows = table.to_pylist()[:limit] if limit is not None else table.to_pylist()
+        table = read_table(system, table_name, case_ref, exhibit_id, limit=limit)
+    rows = table.to_pylist()
     if as_json:
         _emit_json({"table": table_name, "case": case_ref, "rows": rows, "count": len(rows)})
         return

@@ -17,6 +17,8 @@ class ExhibitError(Exception):
     code: ClassVar[str] = "EX-ERROR"
 
     def __init__(self, message: str, **details: Any) -> None:
+        # File names from seized media need not be UTF-8; a message must still print, hash and store.
+        message = message.encode("utf-8", "backslashreplace").decode("utf-8")
         super().__init__(message)
         self.message = message
         self.details: dict[str, Any] = details
@@ -33,7 +35,9 @@ def _jsonable(value: Any) -> Any:
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
-    if value is None or isinstance(value, str | int | float | bool):
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if value is None or isinstance(value, int | float | bool):
         return value
     return str(value)
 

@@ -122,6 +122,13 @@ def test_zero_byte_file_is_stored_and_flagged(system: EvidenceSystem, case: str,
     assert system.store.verify(outcome.sha256).size == 0
     rows = read_table(system, "warnings", CASE).to_pylist()
     assert [(r["exhibit_ref"], r["code"]) for r in rows] == [("JS/1", "EX-INPUT-EMPTY")]
+    report = verify(system, objects=True)
+    assert report.ok and report.objects_verified == 2  # the original and its warnings table
+    other = tmp_path / "other-empty-looking.dat"
+    other.write_bytes(b"")
+    ingest(system, [other], _req(exhibit_ref="JS/9", kind="other"))  # same bytes: a receipt, no new table
+    assert read_table(system, "warnings", CASE, limit=0).num_rows == 0
+    assert read_table(system, "warnings", CASE, limit=5).num_rows == 1
 
 
 def test_whole_command_refusals_store_nothing(system: EvidenceSystem, case: str, tmp_path: Path) -> None:
@@ -200,3 +207,20 @@ def test_progress_reports_every_byte(system: EvidenceSystem, case: str, tmp_path
         IngestProgress(planned=lambda f, b: planned.append((f, b)), advanced=seen.append),
     )
     assert planned == [(1, path.stat().st_size)] and sum(seen) == path.stat().st_size
+
+
+def test_file_name_that_is_not_utf8(system: EvidenceSystem, case: str, tmp_path: Path) -> None:
+    """Seized FAT media carry names in old code pages: stored, shown escaped, and recorded exactly in hex."""
+    folder = tmp_path / "card"
+    folder.mkdir()
+    raw_name = b"caf\xe9-\xff.txt"
+    with open(os.path.join(os.fsencode(folder), raw_name), "wb") as handle:
+        handle.write(b"latin-1 name\n")
+    [outcome] = ingest(system, [folder], _req())
+    assert outcome.ok, outcome.error
+    with system.catalog.reading() as session:
+        exhibit = session.get(Exhibit, outcome.exhibit_id)
+        assert exhibit is not None and exhibit.source_name == "caf\\xe9-\\xff.txt"
+        [received, _stored] = list(Ledger.iter(session, exhibit_id=outcome.exhibit_id))
+    assert bytes.fromhex(received.details["source_path_hex"]).endswith(raw_name)
+    assert verify(system, objects=True).ok

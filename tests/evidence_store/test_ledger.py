@@ -27,7 +27,7 @@ def _append(system: EvidenceSystem, n: int) -> None:
 
 def _verify(system: EvidenceSystem) -> object:
     with system.catalog.reading() as session:
-        return verify_events(Ledger.iter(session, batch=3), system.public_keys())
+        return verify_events(Ledger.iter_for_verification(session, batch=3), system.public_keys())
 
 
 def test_chain_verifies_and_is_ordered(system: EvidenceSystem) -> None:
@@ -49,6 +49,10 @@ def test_chain_verifies_and_is_ordered(system: EvidenceSystem) -> None:
         ("delete", "EX-LEDGER-SEQUENCE", 4),
         ("bad_signature", "EX-LEDGER-SIGNATURE", 4),
         ("rehash_without_key", "EX-LEDGER-SIGNATURE", 4),
+        ("malformed_time", "EX-LEDGER-MALFORMED", 4),
+        ("malformed_details", "EX-LEDGER-MALFORMED", 4),
+        ("insert", "EX-LEDGER-SIGNATURE", 4),
+        ("reorder", "EX-LEDGER-CHAIN", 4),
     ],
 )
 def test_tampering_names_the_first_bad_event(system: EvidenceSystem, tamper: str, code: str, first_bad: int) -> None:
@@ -64,6 +68,30 @@ def test_tampering_names_the_first_bad_event(system: EvidenceSystem, tamper: str
             session.execute(delete(CustodyEventRow).where(CustodyEventRow.seq == 4))
         elif tamper == "bad_signature":
             row.signature = ("00" if row.signature[:2] != "00" else "11") + row.signature[2:]
+        elif tamper == "malformed_time":
+            row.recorded_at = "yesterday"
+        elif tamper == "malformed_details":
+            row.details = "{"
+        elif tamper == "insert":
+            # Make room at 4 by renumbering the later events, then slip in a forged one that chains properly.
+            for later in sorted(
+                session.execute(select(CustodyEventRow).where(CustodyEventRow.seq >= 4)).scalars(), key=lambda r: -r.seq
+            ):
+                later.seq += 1
+                session.flush()
+            forged = replace(CustodyEvent.from_row(row), actor="forger")  # prev_hash already that of event 3
+            forged = replace(forged, seq=4, entry_hash="", signature="")
+            session.add(
+                CustodyEventRow(
+                    **{k: v for k, v in _row_fields(forged).items()},
+                )
+            )
+        elif tamper == "reorder":
+            other = session.get(CustodyEventRow, 5)
+            assert other is not None
+            row.seq, other.seq = -1, 4
+            session.flush()
+            row.seq = 5
         elif tamper == "rehash_without_key":
             # A forger who recomputes the hash after an edit still cannot sign it with the service key.
             event = replace(CustodyEvent.from_row(row), actor="forger")
@@ -71,6 +99,28 @@ def test_tampering_names_the_first_bad_event(system: EvidenceSystem, tamper: str
     result = _verify(system)
     assert not result.ok  # type: ignore[attr-defined]
     assert (result.code, result.first_bad_seq) == (code, first_bad)  # type: ignore[attr-defined]
+
+
+def _row_fields(event: CustodyEvent) -> dict[str, object]:
+    import json
+
+    entry_hash = event.compute_hash()
+    return {
+        "seq": event.seq,
+        "recorded_at": event.recorded_at,
+        "actor": event.actor,
+        "role": event.role,
+        "action": event.action,
+        "case_ref": event.case_ref,
+        "exhibit_id": event.exhibit_id,
+        "object_sha256": event.object_sha256,
+        "reason": event.reason,
+        "details": json.dumps(dict(event.details), sort_keys=True, separators=(",", ":")),
+        "key_id": event.key_id,
+        "prev_hash": event.prev_hash,
+        "entry_hash": entry_hash,
+        "signature": "ab" * 64,
+    }
 
 
 def test_signature_by_another_key_is_refused(system: EvidenceSystem) -> None:

@@ -244,3 +244,17 @@ def test_local_store_without_direct_io(tmp_path: Path, monkeypatch: pytest.Monke
     data = os.urandom((9 << 20) + 4097)
     result = store.put_stream(io.BytesIO(data))
     assert refused and store.verify(result.digests.sha256).sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_store_write_failure_is_blamed_on_the_store(tmp_path: Path) -> None:
+    """A full or read-only store is a storage error, never 'your file is unreadable'."""
+    from evidence_store.errors import StoreWriteError
+
+    keys = LocalKeyProvider(tmp_path / "keys")
+    keys.create()
+    store = ObjectStore(LocalBackend(Path("/proc/self")), keys)  # exists, but nothing can be created there
+    source = tmp_path / "fine.bin"
+    source.write_bytes(os.urandom(1000))
+    with pytest.raises(StoreWriteError) as caught:
+        store.put_file(source)
+    assert caught.value.code == "EX-STORE-WRITE"

@@ -58,7 +58,7 @@ def test_end_to_end(settings: Settings, tmp_path: Path) -> None:
     assert [(r["exhibit_ref"], r["code"]) for r in rows] == [("JS/2", "EX-INPUT-EMPTY")]
 
     report = run_json(settings, "verify", "--objects")
-    assert report["ok"] and report["objects_verified"] == 2
+    assert report["ok"] and report["objects_verified"] == 3  # two originals and one warnings table
     text = run(settings, "verify", "--case", "OP-CLI").stdout
     assert "VERIFIED" in text and "NOT VERIFIED" not in text
     human = run(settings, "show", "OP-CLI:JS/1").stdout
