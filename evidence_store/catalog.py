@@ -34,7 +34,7 @@ from evidence_store.errors import NotInitialisedError
 if TYPE_CHECKING:
     from evidence_store.objects import PutResult
 
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
 
 
 def utcnow() -> datetime:
@@ -143,6 +143,18 @@ class CustodyEventRow(Base):
     key_id: Mapped[str] = mapped_column(String(40))
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    signature: Mapped[str] = mapped_column(String(200))
+
+
+class CheckpointRow(Base):
+    """A signed Merkle tree head over the first `tree_size` ledger events."""
+
+    __tablename__ = "checkpoints"
+
+    tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[str] = mapped_column(String(40))
+    key_id: Mapped[str] = mapped_column(String(40))
     signature: Mapped[str] = mapped_column(String(200))
 
 

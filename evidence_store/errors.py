@@ -41,6 +41,10 @@ class UnknownTableError(InputError):
     code = "EX-INPUT-UNKNOWN-TABLE"
 
 
+class ProofFormatError(InputError):
+    code = "EX-PROOF-FORMAT"
+
+
 class HashMismatchError(IntegrityError):
     code = "EX-HASH-MISMATCH"
 

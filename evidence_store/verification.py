@@ -12,8 +12,10 @@ from typing import Any
 from sqlalchemy import select
 
 from evidence_store.catalog import AnalysisResult, Case, Derivative, Exhibit, StoredObject
+from evidence_store.custody import load_checkpoints
 from evidence_store.digests import Digests
-from evidence_store.ledger import CustodyEvent, Ledger, LedgerVerification, MalformedEvent, verify_events
+from evidence_store.ledger import CustodyEvent, Ledger, LedgerVerification, MalformedEvent
+from evidence_store.proofs import verify_ledger
 from evidence_store.system import SERVICE_ROLE, EvidenceSystem
 from schemas.errors import ExhibitError
 from schemas.records import CustodyAction
@@ -72,7 +74,10 @@ def verify(
     with system.catalog.reading() as session:
         signed: dict[int, dict[str, Any]] = {}
         events = _collecting_receipts(Ledger.iter_for_verification(session), signed)
-        report = VerificationReport(verify_events(events, system.public_keys()))
+        checkpoints, unreadable = load_checkpoints(system, session)
+        report = VerificationReport(verify_ledger(events, system.public_keys(), checkpoints))
+        for key in unreadable:
+            report.problems.append(Problem("EX-LEDGER-CHECKPOINT", f"stored checkpoint {key} is unreadable"))
         query = select(Exhibit, Case.reference).join(Case, Exhibit.case_id == Case.id)
         if case_ref is not None:
             from evidence_store.cases import get_case

@@ -27,6 +27,7 @@ from schemas.records import ExhibitKind
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
 
+
 EXIT_FAILED = 1  # the command ran and found or caused a failure (verification failed, a file refused)
 EXIT_ERROR = 2  # the command could not run (bad input, not initialised, store unreachable)
 
@@ -303,6 +304,92 @@ def custody_show(exhibit: str, as_json: bool) -> None:
         summary = e["reason"] or ", ".join(f"{k}={v}" for k, v in e["details"].items() if k in ("source_name", "key"))
         table.add_row(str(e["seq"]), e["recorded_at"], e["action"], e["actor"], e["role"], summary)
     out.print(table)
+
+
+@custody.command("proof")
+@click.argument("exhibit")
+@click.option(
+    "--out", "out_file", type=click.Path(path_type=Path), required=True, help="Where to write the proof (JSON)."
+)
+@click.option(
+    "--since", type=int, default=None, help="Add a consistency proof from the checkpoint of this many events."
+)
+@json_option
+def custody_proof(exhibit: str, out_file: Path, since: int | None, as_json: bool) -> None:
+    """Write a self-contained, offline-verifiable proof of EXHIBIT's custody history."""
+    from evidence_store.custody import exhibit_proof
+
+    with _coded(as_json):
+        document = exhibit_proof(_open(), exhibit, since=since)
+    out_file.write_text(json.dumps(document, indent=1, sort_keys=True))
+    summary = {
+        "out": str(out_file),
+        "events": len(document["events"]),
+        "checkpoint": document["checkpoint"]["tree_size"],
+        "key_id": document["checkpoint"]["key_id"],
+    }
+    if as_json:
+        _emit_json(summary)
+    else:
+        out.print(
+            f"wrote {out_file}: {summary['events']} events proven in the checkpoint of {summary['checkpoint']} events "
+            f"(signed by {summary['key_id']}); verify with `exhibit custody verify-proof {out_file} --key PUBKEY.pem`"
+        )
+
+
+@custody.command("verify-proof")
+@click.argument("proof_file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option(
+    "--key",
+    "keys",
+    type=click.Path(path_type=Path, exists=True),
+    multiple=True,
+    required=True,
+    help="Trusted Ed25519 public key (PEM), or a folder of *.pub.pem; repeat for older keys.",
+)
+@json_option
+def custody_verify_proof(proof_file: Path, keys: tuple[Path, ...], as_json: bool) -> None:
+    """Check a custody proof offline: no server, no database, only the file and the public key."""
+    from evidence_store.errors import ProofFormatError
+    from evidence_store.ledger import public_key_raw, signing_key_id
+    from evidence_store.proofs import verify_exhibit_proof
+
+    trusted: dict[str, bytes] = {}
+    try:
+        for path in keys:
+            for pem in sorted(path.glob("*.pub.pem")) if path.is_dir() else [path]:
+                raw = public_key_raw(pem.read_bytes())
+                trusted[signing_key_id(raw)] = raw
+        document = json.loads(proof_file.read_text())
+    except ValueError as exc:
+        _fail(ProofFormatError(f"cannot read the proof or a key: {exc}"), as_json)
+    report = verify_exhibit_proof(document, trusted)
+    if as_json:
+        _emit_json(report.to_dict())
+    else:
+        ex = report.exhibit
+        out.print(f"exhibit {ex.get('case')}:{ex.get('exhibit_ref')} sha256 {ex.get('original', {}).get('sha256')}")
+        out.print(f"{report.events_checked} events checked against the signed checkpoint")
+        for problem in report.problems:
+            out.print(f"[bold red]\\[EX-PROOF-INVALID][/] {problem}")
+        out.print("[bold green]PROOF VALID[/]" if report.ok else "[bold red]PROOF INVALID[/]")
+    if not report.ok:
+        sys.exit(EXIT_FAILED)
+
+
+@cli.command()
+@json_option
+def checkpoint(as_json: bool) -> None:
+    """Sign a Merkle checkpoint over every custody event so far (also stored in the object store)."""
+    from evidence_store.custody import make_checkpoint
+
+    with _coded(as_json):
+        system = _open()
+        made = make_checkpoint(system, actor=system.settings.actor)
+    if as_json:
+        _emit_json(made.to_dict())
+    else:
+        out.print(f"checkpoint: {made.tree_size} events, root {made.root}, signed by {made.key_id}")
 
 
 @cli.command()

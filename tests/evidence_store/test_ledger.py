@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import delete, select
 
 from evidence_store.catalog import CustodyEventRow
-from evidence_store.ledger import GENESIS_HASH, CustodyEvent, Ledger, SigningKey, verify_events
+from evidence_store.ledger import GENESIS_HASH, CustodyEvent, Ledger, SigningKey
+from evidence_store.proofs import verify_ledger as verify_events
 from evidence_store.system import EvidenceSystem
 from schemas.records import CustodyAction
 

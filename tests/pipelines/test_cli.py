@@ -109,3 +109,33 @@ def test_query_exits_cleanly_every_time(settings: Settings, tmp_path: Path) -> N
     run(settings, "ingest", str(tmp_path / "empty.bin"), "--case", "OP-Q", "--by", "x")
     for _ in range(8):
         assert run_json(settings, "query", "warnings", "--case", "OP-Q")["count"] == 1
+
+
+@pytest.mark.parametrize("settings", ["file-sqlite"], indirect=True)
+def test_custody_proof_round_trip(settings: Settings, tmp_path: Path) -> None:
+    run(settings, "init")
+    run(settings, "case", "create", "OP-PR", "--title", "Proof")
+    (tmp_path / "a.txt").write_text("a\n")
+    run(settings, "ingest", str(tmp_path / "a.txt"), "--case", "OP-PR", "--by", "Jane Smith")
+    proof = tmp_path / "proof.json"
+    made = run_json(settings, "custody", "proof", "OP-PR:JS/1", "--out", str(proof))
+    assert made["events"] == 2
+    keys = settings.keys_dir / "signing"
+    # The recipient has the file and the public key only: no database, no store, no settings.
+    bare = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    checked = subprocess.run(
+        [EXHIBIT, "custody", "verify-proof", str(proof), "--key", str(keys), "--json"],
+        env=bare,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert json.loads(checked.stdout)["ok"]
+    document = json.loads(proof.read_text())
+    document["events"][0]["event"]["details"]["size"] += 1
+    proof.write_text(json.dumps(document))
+    refused = subprocess.run(
+        [EXHIBIT, "custody", "verify-proof", str(proof), "--key", str(keys)], env=bare, capture_output=True, text=True
+    )
+    assert refused.returncode == 1 and "PROOF INVALID" in refused.stdout

@@ -1,0 +1,185 @@
+"""Checkpoints and proofs of the custody ledger, made from the catalog and kept in the store too.
+
+A checkpoint is written three ways at once: a row in `checkpoints`, a CHECKPOINT event on the ledger, and a
+plain JSON object at `checkpoints/<tree size>.json` in the object store. Removing the tail of the ledger
+then means removing it from the database *and* the store, and anyone who was handed a checkpoint can still
+prove the removal with a consistency proof.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from evidence_store.cases import get_exhibit
+from evidence_store.catalog import Case, CheckpointRow, CustodyEventRow
+from evidence_store.errors import NotFoundError
+from evidence_store.ledger import Ledger, LedgerVerification, format_time
+from evidence_store.merkle import consistency_proof, inclusion_proof
+from evidence_store.proofs import PROOF_FORMAT, Checkpoint, event_leaf, verify_ledger
+from evidence_store.system import SERVICE_ROLE, EvidenceSystem
+from schemas.records import CustodyAction
+
+CHECKPOINT_PREFIX = "checkpoints/"
+
+
+def _leaves(session: Session, upto: int) -> Iterator[bytes]:
+    after = 0
+    while after < upto:
+        rows = session.execute(
+            select(CustodyEventRow.seq, CustodyEventRow.entry_hash, CustodyEventRow.signature)
+            .where(CustodyEventRow.seq > after, CustodyEventRow.seq <= upto)
+            .order_by(CustodyEventRow.seq)
+            .limit(20000)
+        ).all()
+        if not rows:
+            return
+        for _seq, entry_hash, signature in rows:
+            yield event_leaf(entry_hash, signature)
+        after = rows[-1][0]
+
+
+def make_checkpoint(system: EvidenceSystem, actor: str = "exhibit-service") -> Checkpoint:
+    """Signs the tree head over every event so far and records it (catalog, ledger, store)."""
+    from evidence_store.merkle import CompactTree
+
+    with system.catalog.transaction() as session:
+        system.ledger.lock(session)
+        size = session.execute(select(func.max(CustodyEventRow.seq))).scalar_one() or 0
+        existing = session.get(CheckpointRow, size)
+        if existing is not None:
+            return _from_row(existing)
+        tree = CompactTree()
+        for leaf in _leaves(session, size):
+            tree.append(leaf)
+        key = system.ledger.signing_key
+        unsigned = Checkpoint(size, tree.root().hex(), format_time(datetime.now(UTC)), key.key_id)
+        checkpoint = Checkpoint(
+            unsigned.tree_size, unsigned.root, unsigned.created_at, unsigned.key_id, key.sign(unsigned.payload()).hex()
+        )
+        _store_checkpoint(system, checkpoint)
+        session.add(
+            CheckpointRow(
+                tree_size=checkpoint.tree_size,
+                root_hash=checkpoint.root,
+                created_at=checkpoint.created_at,
+                key_id=checkpoint.key_id,
+                signature=checkpoint.signature,
+            )
+        )
+        system.ledger.append(
+            session,
+            CustodyAction.CHECKPOINT,
+            actor=actor,
+            role=SERVICE_ROLE,
+            details={"checkpoint": checkpoint.to_dict()},
+        )
+    return checkpoint
+
+
+def _store_checkpoint(system: EvidenceSystem, checkpoint: Checkpoint) -> None:
+    body = json.dumps(checkpoint.to_dict(), sort_keys=True, indent=1).encode()
+    staged = system.store.backend.begin(size_hint=len(body))
+    try:
+        staged.write(body)
+    except BaseException:
+        staged.abort()
+        raise
+    # Not encrypted: a tree head reveals nothing about the evidence and must be readable by anyone.
+    staged.commit(f"{CHECKPOINT_PREFIX}{checkpoint.tree_size:015d}.json")
+
+
+def _from_row(row: CheckpointRow) -> Checkpoint:
+    return Checkpoint(row.tree_size, row.root_hash, row.created_at, row.key_id, row.signature)
+
+
+def load_checkpoints(system: EvidenceSystem, session: Session) -> tuple[list[Checkpoint], list[str]]:
+    """Checkpoints from the catalog and from the store, merged (a head missing from one still counts).
+
+    Returns the checkpoints and the store keys of checkpoint files that no longer parse (itself a sign of
+    tampering, reported by `verify`).
+    """
+    found: dict[tuple[int, str], Checkpoint] = {}
+    unreadable: list[str] = []
+    for row in session.execute(select(CheckpointRow)).scalars():
+        cp = _from_row(row)
+        found[(cp.tree_size, cp.signature)] = cp
+    backend = system.store.backend
+    for key in backend.list_keys(CHECKPOINT_PREFIX):
+        size = backend.size(key) or 0
+        try:
+            stored = Checkpoint.from_dict(json.load(io.BytesIO(backend.read_range(key, 0, size))))
+        except (ValueError, KeyError, TypeError):
+            unreadable.append(key)
+            continue
+        found[(stored.tree_size, stored.signature)] = stored
+    return sorted(found.values(), key=lambda c: c.tree_size), unreadable
+
+
+def verify_full_ledger(system: EvidenceSystem) -> LedgerVerification:
+    with system.catalog.reading() as session:
+        checkpoints, _unreadable = load_checkpoints(system, session)
+        return verify_ledger(Ledger.iter_for_verification(session), system.public_keys(), checkpoints)
+
+
+def exhibit_proof(system: EvidenceSystem, ident: str | int, since: int | None = None) -> dict[str, Any]:
+    """A self-contained proof of one exhibit's custody history, verifiable offline with the public key.
+
+    Makes a fresh checkpoint when the newest one does not yet cover the exhibit's last event. With `since`
+    (the size of a checkpoint the recipient already holds) it adds a consistency proof from that one.
+    """
+    with system.catalog.reading() as session:
+        exhibit = get_exhibit(session, ident)
+        last = session.execute(
+            select(func.max(CustodyEventRow.seq)).where(CustodyEventRow.exhibit_id == exhibit.id)
+        ).scalar_one()
+        newest = session.execute(select(func.max(CheckpointRow.tree_size))).scalar_one()
+    checkpoint: Checkpoint | None = make_checkpoint(system) if newest is None or (last or 0) > newest else None
+    with system.catalog.reading() as session:
+        if checkpoint is None:
+            row = session.get(CheckpointRow, newest)
+            assert row is not None
+            checkpoint = _from_row(row)
+        exhibit = get_exhibit(session, ident)
+        case = session.get(Case, exhibit.case_id)
+        assert case is not None
+        leaves = list(_leaves(session, checkpoint.tree_size))
+        events = [
+            {
+                "event": e.to_dict(),
+                "inclusion_proof": [h.hex() for h in inclusion_proof(leaves, e.seq - 1, checkpoint.tree_size)],
+            }
+            for e in Ledger.iter(session, exhibit_id=exhibit.id)
+            if e.seq <= checkpoint.tree_size
+        ]
+        document: dict[str, Any] = {
+            "format": PROOF_FORMAT,
+            "exhibit": {
+                "exhibit_id": exhibit.id,
+                "exhibit_ref": exhibit.reference,
+                "case": case.reference,
+                "original": {
+                    "sha256": exhibit.original.sha256,
+                    "md5": exhibit.original.md5,
+                    "sha1": exhibit.original.sha1,
+                    "size": exhibit.original.size,
+                },
+            },
+            "checkpoint": checkpoint.to_dict(),
+            "events": events,
+        }
+        if since is not None:
+            earlier = session.get(CheckpointRow, since)
+            if earlier is None:
+                raise NotFoundError(f"no checkpoint of {since} events to prove consistency from")
+            document["consistency"] = {
+                "from": _from_row(earlier).to_dict(),
+                "proof": [h.hex() for h in consistency_proof(leaves, since, checkpoint.tree_size)],
+            }
+    return document
