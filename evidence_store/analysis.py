@@ -14,11 +14,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import select
 
+from evidence_store.access import Actor, Permission, authorize, record_view
 from evidence_store.cases import get_case
 from evidence_store.catalog import AnalysisResult, Case, Exhibit, ensure_object_row
-from evidence_store.errors import UnknownTableError
+from evidence_store.errors import NotFoundError, UnknownTableError
 from evidence_store.ledger import format_time
-from evidence_store.system import SERVICE_ROLE, EvidenceSystem
+from evidence_store.system import EvidenceSystem
 from schemas.records import CustodyAction
 from schemas.tables import TABLES
 
@@ -36,16 +37,21 @@ def table_schema(name: str) -> pa.Schema:
 
 def record_table(
     system: EvidenceSystem,
+    actor: Actor,
     exhibit_id: int,
     name: str,
     table: pa.Table,
     *,
     tool: str,
     tool_version: str,
-    actor: str = "exhibit-service",
 ) -> AnalysisResult:
     """Stores `table` (conformed to the registered schema) for an exhibit and records an ANALYSED event."""
     table = table.select(table_schema(name).names).cast(table_schema(name))
+    with system.catalog.reading() as session:
+        exhibit = session.get(Exhibit, exhibit_id)
+        if exhibit is None:
+            raise NotFoundError(f"no exhibit {exhibit_id}", exhibit=exhibit_id)
+        authorize(system, session, actor, Permission.ANALYSE, exhibit.case, exhibit_id=exhibit_id)
     # Spooled: small tables stay in memory, large ones (a device's file listing) spill to disk.
     with tempfile.SpooledTemporaryFile(max_size=32 << 20) as spool:
         pq.write_table(table, spool, compression="zstd")
@@ -74,8 +80,8 @@ def record_table(
         system.ledger.append(
             session,
             CustodyAction.ANALYSED,
-            actor=actor,
-            role=SERVICE_ROLE,
+            actor=actor.name,
+            role=actor.role,
             case_ref=case.reference,
             exhibit_id=exhibit.id,
             object_sha256=exhibit.original_sha256,
@@ -91,7 +97,13 @@ def record_table(
 
 
 def read_table(
-    system: EvidenceSystem, name: str, case_ref: str, exhibit_id: int | None = None, limit: int | None = None
+    system: EvidenceSystem,
+    actor: Actor,
+    name: str,
+    case_ref: str,
+    exhibit_id: int | None = None,
+    limit: int | None = None,
+    reason: str | None = None,
 ) -> pa.Table:
     """The rows of table `name` for a case (or one exhibit of it): the newest result per exhibit.
 
@@ -100,6 +112,7 @@ def read_table(
     schema = table_schema(name)
     with system.catalog.reading() as session:
         case = get_case(session, case_ref)
+        authorize(system, session, actor, Permission.VIEW, case, exhibit_id=exhibit_id)
         query = select(AnalysisResult).where(AnalysisResult.case_id == case.id, AnalysisResult.table_name == name)
         if exhibit_id is not None:
             query = query.where(AnalysisResult.exhibit_id == exhibit_id)
@@ -126,4 +139,5 @@ def read_table(
             finally:
                 parquet.close()
     parts = [pa.Table.from_batches([b]).cast(schema) for b in batches]
+    record_view(system, actor, f"table:{name}", case_ref, exhibit_id, reason=reason)
     return pa.concat_tables(parts) if parts else schema.empty_table()

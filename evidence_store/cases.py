@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from evidence_store.access import Actor, Permission, add_member_in_session, authorize
 from evidence_store.catalog import Case, Exhibit
 from evidence_store.errors import AlreadyExistsError, BadReferenceError, NotFoundError
 from evidence_store.ledger import format_time
@@ -84,14 +85,17 @@ def get_exhibit(session: Session, ident: str | int) -> Exhibit:
 
 def create_case(
     system: EvidenceSystem,
+    actor: Actor,
     reference: str,
     title: str,
     *,
-    actor: str,
     officer_in_charge: str | None = None,
     retention_class: str = "standard",
 ) -> Case:
+    """Creates a case; its creator becomes its first member."""
     check_case_reference(reference)
+    with system.catalog.reading() as session:
+        authorize(system, session, actor, Permission.CREATE_CASE)
     with system.catalog.transaction() as session:
         system.ledger.lock(session)
         if session.execute(select(Case.id).where(Case.reference == reference)).first():
@@ -109,9 +113,11 @@ def create_case(
         system.ledger.append(
             session,
             CustodyAction.CASE_CREATED,
-            actor=actor,
-            role="analyst",
+            actor=actor.name,
+            role=actor.role,
             case_ref=reference,
             details={"title": title, "officer_in_charge": officer_in_charge, "retention_class": retention_class},
         )
+        if not actor.is_service:
+            add_member_in_session(system, session, actor, case, actor.name)
     return case

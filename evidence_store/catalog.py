@@ -34,7 +34,7 @@ from evidence_store.errors import NotInitialisedError
 if TYPE_CHECKING:
     from evidence_store.objects import PutResult
 
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 
 
 def utcnow() -> datetime:
@@ -156,6 +156,27 @@ class CheckpointRow(Base):
     created_at: Mapped[str] = mapped_column(String(40))
     key_id: Mapped[str] = mapped_column(String(40))
     signature: Mapped[str] = mapped_column(String(200))
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(30))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[str] = mapped_column(String(40))
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    added_by: Mapped[str] = mapped_column(String(100))
+    added_at: Mapped[str] = mapped_column(String(40))
 
 
 def ensure_object_row(session: Session, result: PutResult, media_type: str, stored_at: str) -> StoredObject:

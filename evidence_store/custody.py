@@ -17,13 +17,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from evidence_store.access import SERVICE, Actor, Permission, authorize, record_view
 from evidence_store.cases import get_exhibit
 from evidence_store.catalog import Case, CheckpointRow, CustodyEventRow
 from evidence_store.errors import NotFoundError
 from evidence_store.ledger import Ledger, LedgerVerification, format_time
-from evidence_store.merkle import consistency_proof, inclusion_proof
+from evidence_store.merkle import CompactTree, consistency_proof, inclusion_proof
 from evidence_store.proofs import PROOF_FORMAT, Checkpoint, event_leaf, verify_ledger
-from evidence_store.system import SERVICE_ROLE, EvidenceSystem
+from evidence_store.system import EvidenceSystem
 from schemas.records import CustodyAction
 
 CHECKPOINT_PREFIX = "checkpoints/"
@@ -45,10 +46,10 @@ def _leaves(session: Session, upto: int) -> Iterator[bytes]:
         after = rows[-1][0]
 
 
-def make_checkpoint(system: EvidenceSystem, actor: str = "exhibit-service") -> Checkpoint:
+def make_checkpoint(system: EvidenceSystem, actor: Actor = SERVICE) -> Checkpoint:
     """Signs the tree head over every event so far and records it (catalog, ledger, store)."""
-    from evidence_store.merkle import CompactTree
-
+    with system.catalog.reading() as session:
+        authorize(system, session, actor, Permission.VERIFY_ALL)
     with system.catalog.transaction() as session:
         system.ledger.lock(session)
         size = session.execute(select(func.max(CustodyEventRow.seq))).scalar_one() or 0
@@ -76,8 +77,8 @@ def make_checkpoint(system: EvidenceSystem, actor: str = "exhibit-service") -> C
         system.ledger.append(
             session,
             CustodyAction.CHECKPOINT,
-            actor=actor,
-            role=SERVICE_ROLE,
+            actor=actor.name,
+            role=actor.role,
             details={"checkpoint": checkpoint.to_dict()},
         )
     return checkpoint
@@ -122,13 +123,15 @@ def load_checkpoints(system: EvidenceSystem, session: Session) -> tuple[list[Che
     return sorted(found.values(), key=lambda c: c.tree_size), unreadable
 
 
-def verify_full_ledger(system: EvidenceSystem) -> LedgerVerification:
+def verify_full_ledger(system: EvidenceSystem, actor: Actor) -> LedgerVerification:
+    """The checkpointed whole-ledger check (the ledger half of `verify`)."""
     with system.catalog.reading() as session:
+        authorize(system, session, actor, Permission.VERIFY_ALL)
         checkpoints, _unreadable = load_checkpoints(system, session)
         return verify_ledger(Ledger.iter_for_verification(session), system.public_keys(), checkpoints)
 
 
-def exhibit_proof(system: EvidenceSystem, ident: str | int, since: int | None = None) -> dict[str, Any]:
+def exhibit_proof(system: EvidenceSystem, actor: Actor, ident: str | int, since: int | None = None) -> dict[str, Any]:
     """A self-contained proof of one exhibit's custody history, verifiable offline with the public key.
 
     Makes a fresh checkpoint when the newest one does not yet cover the exhibit's last event. With `since`
@@ -136,11 +139,13 @@ def exhibit_proof(system: EvidenceSystem, ident: str | int, since: int | None = 
     """
     with system.catalog.reading() as session:
         exhibit = get_exhibit(session, ident)
+        authorize(system, session, actor, Permission.VIEW, exhibit.case, exhibit_id=exhibit.id)
         last = session.execute(
             select(func.max(CustodyEventRow.seq)).where(CustodyEventRow.exhibit_id == exhibit.id)
         ).scalar_one()
         newest = session.execute(select(func.max(CheckpointRow.tree_size))).scalar_one()
-    checkpoint: Checkpoint | None = make_checkpoint(system) if newest is None or (last or 0) > newest else None
+    # The service signs the head: any member may ask for a proof, not only those who may checkpoint.
+    checkpoint: Checkpoint | None = make_checkpoint(system, SERVICE) if newest is None or (last or 0) > newest else None
     with system.catalog.reading() as session:
         if checkpoint is None:
             row = session.get(CheckpointRow, newest)
@@ -182,4 +187,5 @@ def exhibit_proof(system: EvidenceSystem, ident: str | int, since: int | None = 
                 "from": _from_row(earlier).to_dict(),
                 "proof": [h.hex() for h in consistency_proof(leaves, since, checkpoint.tree_size)],
             }
+    record_view(system, actor, "custody proof", document["exhibit"]["case"], document["exhibit"]["exhibit_id"])
     return document

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from schemas.errors import ConfigError, InputError, IntegrityError, StorageError
+from schemas.errors import AccessError, ConfigError, InputError, IntegrityError, StorageError
+
+
+class AccessDeniedError(AccessError):
+    code = "EX-ACCESS-DENIED"
 
 
 class PathMissingError(InputError):

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 
+from evidence_store.access import Actor, Permission, authorize, record_view
 from evidence_store.cases import get_case, get_exhibit
-from evidence_store.catalog import AnalysisResult, Case, CustodyEventRow, Derivative, Exhibit, StoredObject
+from evidence_store.catalog import AnalysisResult, CustodyEventRow, Derivative, Exhibit, StoredObject
+from evidence_store.digests import Digests
+from evidence_store.errors import AlreadyExistsError, HashMismatchError
 from evidence_store.ledger import Ledger
 from evidence_store.system import EvidenceSystem
+from schemas.records import CustodyAction
 
 
 def _object_dict(obj: StoredObject) -> dict[str, Any]:
@@ -25,12 +31,12 @@ def _object_dict(obj: StoredObject) -> dict[str, Any]:
     }
 
 
-def exhibit_record(system: EvidenceSystem, ident: str | int) -> dict[str, Any]:
+def exhibit_record(system: EvidenceSystem, actor: Actor, ident: str | int, reason: str | None = None) -> dict[str, Any]:
     """The exhibit, its case, its original's digests, derivatives and every analysis result recorded so far."""
     with system.catalog.reading() as session:
         exhibit = get_exhibit(session, ident)
-        case = session.get(Case, exhibit.case_id)
-        assert case is not None
+        case = exhibit.case
+        authorize(system, session, actor, Permission.VIEW, case, exhibit_id=exhibit.id)
         derivatives = session.execute(
             select(Derivative).where(Derivative.exhibit_id == exhibit.id).order_by(Derivative.id)
         ).scalars()
@@ -41,7 +47,7 @@ def exhibit_record(system: EvidenceSystem, ident: str | int) -> dict[str, Any]:
             select(func.count()).select_from(CustodyEventRow).where(CustodyEventRow.exhibit_id == exhibit.id)
         ).scalar_one()
         children = session.execute(select(Exhibit.id, Exhibit.reference).where(Exhibit.parent_id == exhibit.id)).all()
-        return {
+        record: dict[str, Any] = {
             "exhibit_id": exhibit.id,
             "exhibit_ref": exhibit.reference,
             "case": case.reference,
@@ -84,23 +90,30 @@ def exhibit_record(system: EvidenceSystem, ident: str | int) -> dict[str, Any]:
             ],
             "custody_events": events,
         }
+    record_view(system, actor, "exhibit record", case.reference, exhibit.id, reason=reason)
+    return record
 
 
-def custody_history(system: EvidenceSystem, ident: str | int) -> dict[str, Any]:
+def custody_history(
+    system: EvidenceSystem, actor: Actor, ident: str | int, reason: str | None = None
+) -> dict[str, Any]:
     """Every ledger event about an exhibit, in order."""
     with system.catalog.reading() as session:
         exhibit = get_exhibit(session, ident)
-        case = session.get(Case, exhibit.case_id)
-        assert case is not None
+        case = exhibit.case
+        authorize(system, session, actor, Permission.VIEW, case, exhibit_id=exhibit.id)
         events = [e.to_dict() for e in Ledger.iter(session, exhibit_id=exhibit.id)]
-        return {"exhibit_id": exhibit.id, "exhibit_ref": exhibit.reference, "case": case.reference, "events": events}
+        history = {"exhibit_id": exhibit.id, "exhibit_ref": exhibit.reference, "case": case.reference, "events": events}
+    record_view(system, actor, "custody history", case.reference, exhibit.id, reason=reason)
+    return history
 
 
-def case_summary(system: EvidenceSystem, case_ref: str) -> dict[str, Any]:
+def case_summary(system: EvidenceSystem, actor: Actor, case_ref: str, reason: str | None = None) -> dict[str, Any]:
     with system.catalog.reading() as session:
         case = get_case(session, case_ref)
+        authorize(system, session, actor, Permission.VIEW, case)
         exhibits = session.execute(select(Exhibit).where(Exhibit.case_id == case.id).order_by(Exhibit.id)).scalars()
-        return {
+        summary = {
             "case": case.reference,
             "title": case.title,
             "officer_in_charge": case.officer_in_charge,
@@ -118,3 +131,51 @@ def case_summary(system: EvidenceSystem, case_ref: str) -> dict[str, Any]:
                 for e in exhibits
             ],
         }
+    record_view(system, actor, "case exhibit list", case_ref, reason=reason)
+    return summary
+
+
+def download_original(
+    system: EvidenceSystem, actor: Actor, ident: str | int, out_path: Path, reason: str | None
+) -> dict[str, Any]:
+    """Writes the decrypted original to `out_path` (never over an existing file), checking its SHA-256.
+
+    Raises:
+        AccessDeniedError: not a member, or no reason given (recorded).
+        AlreadyExistsError: `out_path` exists.
+        HashMismatchError: the decrypted bytes do not hash to the recorded digest (the file is removed).
+    """
+    with system.catalog.reading() as session:
+        exhibit = get_exhibit(session, ident)
+        case = exhibit.case
+        authorize(system, session, actor, Permission.DOWNLOAD, case, exhibit_id=exhibit.id, reason=reason)
+        expected = Digests(exhibit.original.size, exhibit.original.md5, exhibit.original.sha1, exhibit.original.sha256)
+        case_ref, exhibit_id = case.reference, exhibit.id
+    try:
+        handle = out_path.open("xb")
+    except FileExistsError as exc:
+        raise AlreadyExistsError(f"{out_path} exists; choose a new file name", path=str(out_path)) from exc
+    hasher = hashlib.sha256()
+    try:
+        with handle:
+            for block in system.store.iter_plaintext(expected.sha256):
+                hasher.update(block)
+                handle.write(block)
+        if hasher.hexdigest() != expected.sha256:
+            raise HashMismatchError(
+                f"exhibit {exhibit_id} decrypted to different content", expected={"sha256": expected.sha256}
+            )
+    except BaseException:
+        out_path.unlink(missing_ok=True)
+        raise
+    record_view(
+        system,
+        actor,
+        "original bytes",
+        case_ref,
+        exhibit_id,
+        object_sha256=expected.sha256,
+        reason=reason,
+        action=CustodyAction.DOWNLOADED,
+    )
+    return {"exhibit_id": exhibit_id, "out": str(out_path), "sha256": expected.sha256, "size": expected.size}

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from evidence_store import __version__
+from evidence_store.access import Actor, Permission, authorize
 from evidence_store.cases import check_exhibit_reference, get_case, next_exhibit_reference, producer_initials
 from evidence_store.catalog import Case, Exhibit, ensure_object_row
 from evidence_store.errors import (
@@ -36,13 +37,11 @@ from forensics.media_type import MediaType, sniff
 from schemas.errors import ExhibitError, InputError
 from schemas.records import CustodyAction, ExhibitKind
 
-INGEST_ROLE = "analyst"
-
 
 @dataclass(frozen=True, slots=True)
 class IngestRequest:
     case_ref: str
-    by: str  # who is ingesting (the acting user) and, unless `producer` says otherwise, who produced it
+    by: str  # the officer who produced or seized it: the initials of generated exhibit references
     kind: str = "auto"
     exhibit_ref: str | None = None
     description: str | None = None
@@ -175,13 +174,15 @@ def _kind_for(request_kind: str, media: MediaType) -> str:
 
 def ingest(
     system: EvidenceSystem,
+    actor: Actor,
     paths: Iterable[str | os.PathLike[str]],
     request: IngestRequest,
     progress: IngestProgress | None = None,
 ) -> list[IngestOutcome]:
-    """Ingests files and folders into a case; returns one outcome per file (failed ones carry `error`).
+    """Ingests files and folders into a case as `actor`; returns one outcome per file (failed ones carry `error`).
 
     Raises:
+        AccessDeniedError: the actor may not ingest into this case (recorded).
         InputError: the whole command is refused (missing path, empty folder, unknown case, bad reference).
     """
     progress = progress or IngestProgress()
@@ -190,6 +191,7 @@ def ingest(
     explicit_ref = check_exhibit_reference(request.exhibit_ref) if request.exhibit_ref else None
     with system.catalog.reading() as session:
         case = get_case(session, request.case_ref)
+        authorize(system, session, actor, Permission.INGEST, case)
         # Checked again under the lock when catalogued; checked here so a taken reference fails before a
         # 100 GB read rather than after it.
         if (
@@ -209,26 +211,28 @@ def ingest(
                 files=len(sources),
             )
     except InputError as exc:
-        _record_refusal(system, request, [str(p) for p in paths], exc)
+        _record_refusal(system, actor, request, [str(p) for p in paths], exc)
         raise
     progress.planned(len(sources), sum(s.size for s in sources))
     outcomes = []
     for source in sources:
         progress.file_started(source.path, source.size)
-        outcome = _ingest_one(system, source.path, request, explicit_ref, progress)
+        outcome = _ingest_one(system, actor, source.path, request, explicit_ref, progress)
         outcomes.append(outcome)
         progress.file_done(outcome)
     return outcomes
 
 
-def _record_refusal(system: EvidenceSystem, request: IngestRequest, paths: list[str], exc: ExhibitError) -> None:
+def _record_refusal(
+    system: EvidenceSystem, actor: Actor, request: IngestRequest, paths: list[str], exc: ExhibitError
+) -> None:
     action = CustodyAction.INGEST_REFUSED if isinstance(exc, InputError) else CustodyAction.INGEST_FAILED
     with system.catalog.transaction() as session:
         system.ledger.append(
             session,
             action,
-            actor=request.by,
-            role=INGEST_ROLE,
+            actor=actor.name,
+            role=actor.role,
             case_ref=request.case_ref,
             reason=exc.message,
             details={"code": exc.code, "paths": [display_path(os.path.abspath(p)) for p in paths]},
@@ -237,6 +241,7 @@ def _record_refusal(system: EvidenceSystem, request: IngestRequest, paths: list[
 
 def _ingest_one(
     system: EvidenceSystem,
+    actor: Actor,
     path: Path,
     request: IngestRequest,
     explicit_ref: str | None,
@@ -246,21 +251,21 @@ def _ingest_one(
         result = system.store.put_file(path, progress=progress.advanced)
         media = sniff(result.head)
         kind = _kind_for(request.kind, media)
-        outcome = _catalogue(system, path, request, explicit_ref, result, media, kind)
+        outcome = _catalogue(system, actor, path, request, explicit_ref, result, media, kind)
         if outcome.warnings and outcome.duplicate_of is None and outcome.exhibit_id is not None:
-            _record_warnings(system, outcome)
+            _record_warnings(system, actor, outcome)
         return outcome
     except ExhibitError as exc:
-        _record_refusal(system, request, [str(path)], exc)
+        _record_refusal(system, actor, request, [str(path)], exc)
         return IngestOutcome(path=display_path(path), error=exc.to_dict())
     except Exception as exc:
         # Anything unforeseen fails this file, on the record, and the other files go on.
         failure = IngestFailedError(f"ingest of {display_path(path)} failed: {type(exc).__name__}: {exc}")
-        _record_refusal(system, request, [str(path)], failure)
+        _record_refusal(system, actor, request, [str(path)], failure)
         return IngestOutcome(path=display_path(path), error=failure.to_dict())
 
 
-def _record_warnings(system: EvidenceSystem, outcome: IngestOutcome) -> None:
+def _record_warnings(system: EvidenceSystem, actor: Actor, outcome: IngestOutcome) -> None:
     # Imported here: pyarrow is a quarter of a second of start-up that most ingests never need.
     import pyarrow as pa
 
@@ -280,6 +285,7 @@ def _record_warnings(system: EvidenceSystem, outcome: IngestOutcome) -> None:
     assert outcome.exhibit_id is not None
     record_table(
         system,
+        actor,
         outcome.exhibit_id,
         "warnings",
         pa.Table.from_pylist(rows),
@@ -302,6 +308,7 @@ def _warnings_for(result: PutResult) -> list[dict[str, str]]:
 
 def _catalogue(
     system: EvidenceSystem,
+    actor: Actor,
     path: Path,
     request: IngestRequest,
     explicit_ref: str | None,
@@ -329,8 +336,8 @@ def _catalogue(
             system.ledger.append(
                 session,
                 CustodyAction.RECEIVED,
-                actor=request.by,
-                role=INGEST_ROLE,
+                actor=actor.name,
+                role=actor.role,
                 case_ref=case.reference,
                 exhibit_id=exhibit_id,
                 object_sha256=digests.sha256,

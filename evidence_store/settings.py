@@ -6,7 +6,7 @@
 | EXHIBIT_STORE          | file://$EXHIBIT_HOME/store           | object store: file://PATH or s3://BUCKET/PREFIX  |
 | EXHIBIT_DATABASE_URL   | sqlite:///$EXHIBIT_HOME/catalog.db   | SQLAlchemy URL (postgresql+psycopg://... at scale)|
 | EXHIBIT_KEYS           | $EXHIBIT_HOME/keys                   | master keys (master/) and signing keys (signing/)|
-| EXHIBIT_ACTOR          | $USER                                | who is acting, when a command does not say       |
+| EXHIBIT_USER           | $USER                                | the Exhibit user a command runs as (or --as)     |
 
 S3 uses the standard AWS variables (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION).
 """
@@ -41,7 +41,7 @@ class Settings:
             store_url=env.get("EXHIBIT_STORE") or f"file://{home / 'store'}",
             database_url=env.get("EXHIBIT_DATABASE_URL") or f"sqlite:///{home / 'catalog.db'}",
             keys_dir=Path(env.get("EXHIBIT_KEYS") or home / "keys").expanduser().resolve(),
-            actor=env.get("EXHIBIT_ACTOR") or default_actor,
+            actor=env.get("EXHIBIT_USER") or env.get("EXHIBIT_ACTOR") or default_actor,
         )
 
     def describe(self) -> dict[str, str]:

@@ -11,12 +11,14 @@ from typing import Any
 
 from sqlalchemy import select
 
+from evidence_store.access import Actor, Permission, authorize
+from evidence_store.cases import get_case
 from evidence_store.catalog import AnalysisResult, Case, Derivative, Exhibit, StoredObject
 from evidence_store.custody import load_checkpoints
 from evidence_store.digests import Digests
 from evidence_store.ledger import CustodyEvent, Ledger, LedgerVerification, MalformedEvent
 from evidence_store.proofs import verify_ledger
-from evidence_store.system import SERVICE_ROLE, EvidenceSystem
+from evidence_store.system import EvidenceSystem
 from schemas.errors import ExhibitError
 from schemas.records import CustodyAction
 
@@ -59,10 +61,10 @@ class VerificationReport:
 
 def verify(
     system: EvidenceSystem,
+    actor: Actor,
     *,
     case_ref: str | None = None,
     objects: bool = False,
-    actor: str = "exhibit-service",
     on_object: Callable[[str], None] | None = None,
 ) -> VerificationReport:
     """Verifies the whole ledger, then the catalog (and, with `objects`, the stored bytes) in scope.
@@ -79,10 +81,12 @@ def verify(
         for key in unreadable:
             report.problems.append(Problem("EX-LEDGER-CHECKPOINT", f"stored checkpoint {key} is unreadable"))
         query = select(Exhibit, Case.reference).join(Case, Exhibit.case_id == Case.id)
-        if case_ref is not None:
-            from evidence_store.cases import get_case
-
-            query = query.where(Exhibit.case_id == get_case(session, case_ref).id)
+        if case_ref is None:
+            authorize(system, session, actor, Permission.VERIFY_ALL)
+        else:
+            case = get_case(session, case_ref)
+            authorize(system, session, actor, Permission.VIEW, case)
+            query = query.where(Exhibit.case_id == case.id)
         in_scope: dict[str, tuple[StoredObject, Exhibit, str]] = {}
         for exhibit, reference in session.execute(query.order_by(Exhibit.id)):
             report.exhibits_checked += 1
@@ -164,7 +168,7 @@ def _catalog_problems(exhibit: Exhibit, obj: StoredObject, signed: dict[int, dic
 def _record_fixity(
     system: EvidenceSystem,
     action: CustodyAction,
-    actor: str,
+    actor: Actor,
     case_ref: str,
     exhibit_id: int,
     sha256: str,
@@ -174,8 +178,8 @@ def _record_fixity(
         system.ledger.append(
             session,
             action,
-            actor=actor,
-            role=SERVICE_ROLE,
+            actor=actor.name,
+            role=actor.role,
             case_ref=case_ref,
             exhibit_id=exhibit_id,
             object_sha256=sha256,

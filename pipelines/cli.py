@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
+from evidence_store.access import ROLES, Actor
 from evidence_store.settings import Settings
 from evidence_store.system import EvidenceSystem
 from schemas.errors import ExhibitError
@@ -58,9 +59,25 @@ def _open() -> EvidenceSystem:
     return EvidenceSystem.open(Settings.from_env())
 
 
+def _acting() -> tuple[EvidenceSystem, Actor]:
+    """The deployment and the registered user this command runs as (--as, EXHIBIT_USER, or the login name)."""
+    from evidence_store.access import resolve_actor
+
+    system = _open()
+    ctx = click.get_current_context()
+    name = (ctx.find_root().obj or {}).get("as_user") or system.settings.actor
+    return system, resolve_actor(system, name)
+
+
+reason_option = click.option("--reason", help="Why you are looking: recorded with the view on the custody ledger.")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def cli() -> None:
+@click.option("--as", "as_user", envvar="EXHIBIT_USER", help="Run as this Exhibit user (default: your login name).")
+@click.pass_context
+def cli(ctx: click.Context, as_user: str | None) -> None:
     """Exhibit: digital evidence management with verifiable custody."""
+    ctx.obj = {"as_user": as_user}
 
 
 def main() -> None:
@@ -77,11 +94,17 @@ def main() -> None:
 
 
 @cli.command()
+@click.option("--admin", "admin_name", help="Name of the first admin user (default: your login name).")
 @json_option
-def init(as_json: bool) -> None:
-    """Create keys, the catalog schema and the object store (safe to repeat)."""
+def init(admin_name: str | None, as_json: bool) -> None:
+    """Create keys, the catalog schema, the object store and the first admin (safe to repeat)."""
+    from evidence_store.access import bootstrap_admin
+
     with _coded(as_json):
-        system, facts = EvidenceSystem.initialise(Settings.from_env())
+        settings = Settings.from_env()
+        system, facts = EvidenceSystem.initialise(settings)
+        admin = bootstrap_admin(system, admin_name or settings.actor)
+        facts["admin_created"] = admin.name if admin else None
         system.close()
     if as_json:
         _emit_json({"ok": True, **facts})
@@ -102,22 +125,18 @@ def case() -> None:
 @click.option("--title", required=True)
 @click.option("--officer", "officer_in_charge", help="Officer in charge.")
 @click.option("--retention", "retention_class", default="standard", show_default=True)
-@click.option("--by", "actor", help="Who creates it (default: EXHIBIT_ACTOR or the login name).")
 @json_option
-def case_create(
-    reference: str, title: str, officer_in_charge: str | None, retention_class: str, actor: str | None, as_json: bool
-) -> None:
-    """Create a case REFERENCE (a URN or operation name)."""
+def case_create(reference: str, title: str, officer_in_charge: str | None, retention_class: str, as_json: bool) -> None:
+    """Create a case REFERENCE (a URN or operation name); you become its first member."""
     from evidence_store.cases import create_case
 
     with _coded(as_json):
-        system = _open()
-        settings = system.settings
+        system, actor = _acting()
         created = create_case(
             system,
+            actor,
             reference,
             title,
-            actor=actor or settings.actor,
             officer_in_charge=officer_in_charge,
             retention_class=retention_class,
         )
@@ -130,13 +149,15 @@ def case_create(
 
 @case.command("show")
 @click.argument("reference")
+@reason_option
 @json_option
-def case_show(reference: str, as_json: bool) -> None:
+def case_show(reference: str, reason: str | None, as_json: bool) -> None:
     """List a case's exhibits."""
     from evidence_store.inspect import case_summary
 
     with _coded(as_json):
-        summary = case_summary(_open(), reference)
+        system, actor = _acting()
+        summary = case_summary(system, actor, reference, reason=reason)
     if as_json:
         _emit_json(summary)
         return
@@ -153,6 +174,48 @@ def case_show(reference: str, as_json: bool) -> None:
             ", ".join(e["warnings"]),
         )
     out.print(table)
+
+
+@case.command("add-member")
+@click.argument("reference")
+@click.argument("user")
+@json_option
+def case_add_member(reference: str, user: str, as_json: bool) -> None:
+    """Give USER access to case REFERENCE (supervisors of the case, and admins)."""
+    from evidence_store.access import add_member
+
+    with _coded(as_json):
+        system, actor = _acting()
+        add_member(system, actor, reference, user)
+    if as_json:
+        _emit_json({"case": reference, "member": user})
+    else:
+        out.print(f"{user} is a member of {reference}")
+
+
+@cli.group()
+def user() -> None:
+    """Users and roles."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(list(ROLES)), required=True)
+@click.option("--display-name", help="Full name, e.g. 'DC Jane Smith'.")
+@click.option("--password-stdin", is_flag=True, help="Read a password (for the review app) from standard input.")
+@json_option
+def user_add(name: str, role: str, display_name: str | None, password_stdin: bool, as_json: bool) -> None:
+    """Add a user (admins only)."""
+    from evidence_store.access import add_user
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    with _coded(as_json):
+        system, actor = _acting()
+        added = add_user(system, actor, name, role, display_name=display_name, password=password)
+    if as_json:
+        _emit_json({"user": added.name, "role": added.role})
+    else:
+        out.print(f"user {added.name} added as {added.role}")
 
 
 def _progress(enabled: bool) -> tuple[Any, Callable[[], None]]:
@@ -184,7 +247,7 @@ def _progress(enabled: bool) -> tuple[Any, Callable[[], None]]:
 @cli.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--case", "case_ref", required=True, help="Case reference.")
-@click.option("--by", required=True, help="Who is ingesting (and, unless --producer, who produced the exhibit).")
+@click.option("--by", required=True, help="The officer who produced or seized it (initials make the reference).")
 @click.option(
     "--kind",
     type=click.Choice(["auto", *(k.value for k in ExhibitKind)]),
@@ -194,7 +257,6 @@ def _progress(enabled: bool) -> tuple[Any, Callable[[], None]]:
 )
 @click.option("--exhibit-ref", help="Exhibit reference such as JS/1 (one file only; default: next for --by).")
 @click.option("--description")
-@click.option("--producer", help="Who produced or seized it, if not --by.")
 @click.option("--seized-from", help="Person or place it was seized from.")
 @click.option("--seized-at", help="When it was seized (ISO 8601).")
 @json_option
@@ -205,7 +267,6 @@ def ingest(
     kind: str,
     exhibit_ref: str | None,
     description: str | None,
-    producer: str | None,
     seized_from: str | None,
     seized_at: str | None,
     as_json: bool,
@@ -220,14 +281,14 @@ def ingest(
         kind=kind,
         exhibit_ref=exhibit_ref,
         description=description,
-        producer=producer,
         seized_from=seized_from,
         seized_at=seized_at,
     )
     progress, stop = _progress(enabled=not as_json and err.is_terminal)
     try:
         with _coded(as_json):
-            outcomes = run_ingest(_open(), paths, request, progress)
+            system, actor = _acting()
+            outcomes = run_ingest(system, actor, paths, request, progress)
     finally:
         stop()
     failed = [o for o in outcomes if not o.ok]
@@ -258,8 +319,8 @@ def verify(case_ref: str | None, objects: bool, as_json: bool) -> None:
     from evidence_store.verification import verify as run_verify
 
     with _coded(as_json):
-        system = _open()
-        report = run_verify(system, case_ref=case_ref, objects=objects, actor=system.settings.actor)
+        system, actor = _acting()
+        report = run_verify(system, actor, case_ref=case_ref, objects=objects)
     if as_json:
         _emit_json(report.to_dict())
     else:
@@ -288,13 +349,15 @@ def custody() -> None:
 
 @custody.command("show")
 @click.argument("exhibit")
+@reason_option
 @json_option
-def custody_show(exhibit: str, as_json: bool) -> None:
+def custody_show(exhibit: str, reason: str | None, as_json: bool) -> None:
     """Every custody event of EXHIBIT (an id, or CASE:REF)."""
     from evidence_store.inspect import custody_history
 
     with _coded(as_json):
-        history = custody_history(_open(), exhibit)
+        system, actor = _acting()
+        history = custody_history(system, actor, exhibit, reason=reason)
     if as_json:
         _emit_json(history)
         return
@@ -320,7 +383,8 @@ def custody_proof(exhibit: str, out_file: Path, since: int | None, as_json: bool
     from evidence_store.custody import exhibit_proof
 
     with _coded(as_json):
-        document = exhibit_proof(_open(), exhibit, since=since)
+        system, actor = _acting()
+        document = exhibit_proof(system, actor, exhibit, since=since)
     out_file.write_text(json.dumps(document, indent=1, sort_keys=True))
     summary = {
         "out": str(out_file),
@@ -384,8 +448,8 @@ def checkpoint(as_json: bool) -> None:
     from evidence_store.custody import make_checkpoint
 
     with _coded(as_json):
-        system = _open()
-        made = make_checkpoint(system, actor=system.settings.actor)
+        system, actor = _acting()
+        made = make_checkpoint(system, actor)
     if as_json:
         _emit_json(made.to_dict())
     else:
@@ -394,13 +458,15 @@ def checkpoint(as_json: bool) -> None:
 
 @cli.command()
 @click.argument("exhibit")
+@reason_option
 @json_option
-def show(exhibit: str, as_json: bool) -> None:
+def show(exhibit: str, reason: str | None, as_json: bool) -> None:
     """An exhibit: record, digests, derivatives and analysis results (EXHIBIT is an id or CASE:REF)."""
     from evidence_store.inspect import exhibit_record
 
     with _coded(as_json):
-        record = exhibit_record(_open(), exhibit)
+        system, actor = _acting()
+        record = exhibit_record(system, actor, exhibit, reason=reason)
     if as_json:
         _emit_json(record)
         return
@@ -434,19 +500,22 @@ def show(exhibit: str, as_json: bool) -> None:
 @click.option("--case", "case_ref", required=True)
 @click.option("--exhibit", "exhibit", help="One exhibit (id or CASE:REF).")
 @click.option("--limit", type=int, default=None, help="At most this many rows.")
+@reason_option
 @json_option
-def query(table_name: str, case_ref: str, exhibit: str | None, limit: int | None, as_json: bool) -> None:
+def query(
+    table_name: str, case_ref: str, exhibit: str | None, limit: int | None, reason: str | None, as_json: bool
+) -> None:
     """Rows of an analysis table (e.g. warnings) for a case or one exhibit."""
     from evidence_store.analysis import read_table
     from evidence_store.cases import get_exhibit
 
     with _coded(as_json):
-        system = _open()
+        system, actor = _acting()
         exhibit_id = None
         if exhibit is not None:
             with system.catalog.reading() as session:
                 exhibit_id = get_exhibit(session, exhibit).id
-        table = read_table(system, table_name, case_ref, exhibit_id, limit=limit)
+        table = read_table(system, actor, table_name, case_ref, exhibit_id, limit=limit, reason=reason)
     rows = table.to_pylist()
     if as_json:
         _emit_json({"table": table_name, "case": case_ref, "rows": rows, "count": len(rows)})
@@ -456,6 +525,24 @@ def query(table_name: str, case_ref: str, exhibit: str | None, limit: int | None
         view.add_row(*(str(row[c]) for c in table.column_names))
     out.print(view)
     out.print(f"{len(rows)} row(s)")
+
+
+@cli.command()
+@click.argument("exhibit")
+@click.option("--out", "out_file", type=click.Path(path_type=Path), required=True, help="A new file for the bytes.")
+@click.option("--reason", required=True, help="Why you need the original bytes (recorded on the ledger).")
+@json_option
+def get(exhibit: str, out_file: Path, reason: str, as_json: bool) -> None:
+    """Write the decrypted original of EXHIBIT to a new file, checking its SHA-256 on the way."""
+    from evidence_store.inspect import download_original
+
+    with _coded(as_json):
+        system, actor = _acting()
+        result = download_original(system, actor, exhibit, out_file, reason)
+    if as_json:
+        _emit_json(result)
+    else:
+        out.print(f"wrote {result['out']} ({result['size']:,} bytes, sha256 {result['sha256']} verified)")
 
 
 @cli.command()

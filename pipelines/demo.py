@@ -6,6 +6,7 @@ body-worn-style MP4 and a scene JPEG come from ffmpeg's test sources when ffmpeg
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import struct
@@ -16,7 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from evidence_store.access import Actor, add_member, add_user, bootstrap_admin, resolve_actor
 from evidence_store.cases import create_case
+from evidence_store.custody import exhibit_proof, make_checkpoint
 from evidence_store.errors import AlreadyExistsError
 from evidence_store.intake import IngestRequest, ingest
 from evidence_store.settings import Settings
@@ -76,46 +79,74 @@ def generate_sample_files(folder: Path) -> list[Path]:
     return files
 
 
+DEMO_USERS = {
+    "jane.smith": ("analyst", "Jane Smith, digital forensic analyst"),
+    "dc.brown": ("investigator", "DC Sam Brown, officer in the case"),
+    "sup.khan": ("supervisor", "DS Aisha Khan, supervisor"),
+    "do.patel": ("disclosure_officer", "Raj Patel, disclosure officer"),
+}
+
+
+def _team(system: EvidenceSystem) -> dict[str, Actor]:
+    """The demo's users: an admin who adds the others, who are then members of the demo case."""
+    admin = bootstrap_admin(system, "demo.admin") or resolve_actor(system, "demo.admin")
+    team = {}
+    for name, (role, display) in DEMO_USERS.items():
+        try:
+            team[name] = add_user(system, admin, name, role, display_name=display)
+        except AlreadyExistsError:
+            team[name] = resolve_actor(system, name)
+    team["demo.admin"] = admin
+    return team
+
+
 def run_demo(settings: Settings, folder: Path | None, echo: Callable[[str], None] | None = print) -> dict[str, Any]:
     say = echo or (lambda _text: None)
     folder = folder or settings.home / "demo-input"
     system, _facts = EvidenceSystem.initialise(settings)
     say(f"Exhibit home: {settings.home}  store: {settings.store_url}")
+    team = _team(system)
+    analyst, supervisor = team["jane.smith"], team["sup.khan"]
     files = generate_sample_files(folder)
     say(f"generated {len(files)} sample files in {folder}")
     try:
-        create_case(
-            system,
-            DEMO_CASE,
-            "Burglary at 14 Acacia Avenue (demo)",
-            actor="demo.analyst",
-            officer_in_charge="DC Jane Smith",
-        )
-        say(f"created case {DEMO_CASE}")
+        title = "Burglary at 14 Acacia Avenue (demo)"
+        create_case(system, analyst, DEMO_CASE, title, officer_in_charge="DC Sam Brown")
+        say(f"jane.smith (analyst) created case {DEMO_CASE}")
     except AlreadyExistsError:
         say(f"case {DEMO_CASE} exists already: adding receipts to it")
-    outcomes = ingest(system, [folder], IngestRequest(case_ref=DEMO_CASE, by="Jane Smith", description="demo intake"))
+    for name in ("dc.brown", "sup.khan", "do.patel"):
+        add_member(system, team["demo.admin"], DEMO_CASE, name)
+    outcomes = ingest(
+        system, analyst, [folder], IngestRequest(case_ref=DEMO_CASE, by="Jane Smith", description="demo intake")
+    )
     for o in outcomes:
         note = f" (receipt of exhibit {o.duplicate_of})" if o.duplicate_of else ""
         warn = "".join(f" [{w['code']}]" for w in o.warnings)
         say(f"  {o.exhibit_ref:<6} {o.kind:<12} {o.size:>9,} B  sha256 {o.sha256}{note}{warn}")
-    report = verify(system, case_ref=DEMO_CASE, objects=True, actor="demo.analyst")
+    checkpoint = make_checkpoint(system, supervisor)
+    say(f"sup.khan signed a checkpoint over {checkpoint.tree_size} custody events (root {checkpoint.root[:16]}…)")
+    report = verify(system, supervisor, case_ref=DEMO_CASE, objects=True)
     say("")
-    say("$ exhibit verify --case " + DEMO_CASE + " --objects")
+    say(f"$ exhibit --as sup.khan verify --case {DEMO_CASE} --objects")
     ledger = report.ledger
     verdict = "verify" if ledger.ok else f"FAIL at event {ledger.first_bad_seq}: {ledger.reason}"
-    say(f"ledger: {ledger.checked} events, chain and signatures {verdict}")
+    say(f"ledger: {ledger.checked} events, chain, checkpoints and signatures {verdict}")
     say(f"objects: {report.objects_verified}/{report.objects_checked} re-hashed and verified")
     for p in report.problems:
         say(f"[{p.code}] {p.message}")
     say("VERIFIED" if report.ok else "NOT VERIFIED")
     first = next((o for o in outcomes if o.ok), None)
     if first is not None:
+        proof_path = settings.home / "demo-proof.json"
+        proof_path.write_text(json.dumps(exhibit_proof(system, team["do.patel"], first.exhibit_id or 0), indent=1))
+        key_dir = settings.keys_dir / "signing"
         say("")
-        say("Look around (EXHIBIT_HOME as above):")
-        say(f"  uv run exhibit case show {DEMO_CASE}")
-        say(f"  uv run exhibit show {DEMO_CASE}:{first.exhibit_ref}")
-        say(f"  uv run exhibit custody show {DEMO_CASE}:{first.exhibit_ref}")
-        say(f"  uv run exhibit query warnings --case {DEMO_CASE}")
+        say("Look around (EXHIBIT_HOME as above; every view is recorded on the custody ledger):")
+        say(f"  uv run exhibit --as dc.brown case show {DEMO_CASE}")
+        say(f"  uv run exhibit --as dc.brown show {DEMO_CASE}:{first.exhibit_ref}")
+        say(f"  uv run exhibit --as dc.brown custody show {DEMO_CASE}:{first.exhibit_ref}")
+        say(f"  uv run exhibit --as jane.smith query warnings --case {DEMO_CASE}")
+        say(f"  uv run exhibit custody verify-proof {proof_path} --key {key_dir}   # offline, no database")
     system.close()
     return {"case": DEMO_CASE, "exhibits": [o.to_dict() for o in outcomes], "verification": report.to_dict()}

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from evidence_store.access import Actor, add_user, bootstrap_admin, resolve_actor
 from evidence_store.settings import Settings
 from evidence_store.system import EvidenceSystem
 
@@ -115,7 +116,8 @@ MATRIX = ["file-sqlite", "s3-sqlite", "file-postgresql", "s3-postgresql"]
 def make_settings(request: pytest.FixtureRequest, tmp_path: Path, combo: str) -> Settings:
     store, db = combo.split("-")
     home = tmp_path / "home"
-    env = {"EXHIBIT_HOME": str(home), "EXHIBIT_ACTOR": "test.runner"}
+    # Commands run as the analyst the `system` fixture registers (CLI tests register their own users).
+    env = {"EXHIBIT_HOME": str(home), "EXHIBIT_USER": ANALYST}
     if store == "s3":
         request.getfixturevalue("s3_env")
         env["EXHIBIT_STORE"] = f"s3://t-{uuid.uuid4().hex[:12]}/exhibit"
@@ -132,16 +134,25 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 @pytest.fixture
 def system(settings: Settings) -> Iterator[EvidenceSystem]:
     system, _ = EvidenceSystem.initialise(settings)
+    admin = bootstrap_admin(system, ADMIN)
+    assert admin is not None
+    add_user(system, admin, ANALYST, "analyst", display_name="Test Analyst")
     yield system
     system.close()
+
+
+ADMIN, ANALYST = "test.admin", "test.analyst"
 
 
 @pytest.fixture
-def local_system(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EvidenceSystem]:
-    """Local store and SQLite only: for tests whose subject is neither backend."""
-    system, _ = EvidenceSystem.initialise(make_settings(request, tmp_path, "file-sqlite"))
-    yield system
-    system.close()
+def admin(system: EvidenceSystem) -> Actor:
+    return resolve_actor(system, ADMIN)
+
+
+@pytest.fixture
+def analyst(system: EvidenceSystem) -> Actor:
+    """An analyst: creates cases (and so is a member of them) and ingests."""
+    return resolve_actor(system, ANALYST)
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -153,7 +164,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
             "EXHIBIT_STORE": settings.store_url,
             "EXHIBIT_DATABASE_URL": settings.database_url,
             "EXHIBIT_KEYS": str(settings.keys_dir),
-            "EXHIBIT_ACTOR": settings.actor,
+            "EXHIBIT_USER": settings.actor,
         }
     )
     return env

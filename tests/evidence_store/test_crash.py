@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from evidence_store.access import SERVICE, Actor
 from evidence_store.backends import LocalBackend, S3Backend
 from evidence_store.cases import create_case
 from evidence_store.intake import IngestRequest, ingest
@@ -41,9 +42,8 @@ def _put_in_flight(system: EvidenceSystem) -> bool:
 
 
 @pytest.mark.parametrize("settings", ["file-sqlite", "s3-postgresql"], indirect=True)
-def test_sigkill_mid_put(settings: Settings, tmp_path: Path) -> None:
-    system, _ = EvidenceSystem.initialise(settings)
-    create_case(system, "OP-CRASH", "Crash", actor="dc.smith")
+def test_sigkill_mid_put(system: EvidenceSystem, analyst: Actor, settings: Settings, tmp_path: Path) -> None:
+    create_case(system, analyst, "OP-CRASH", "Crash")
     big = tmp_path / "bodycam.mp4"
     _write_large(big, 600)
     child = subprocess.Popen(
@@ -61,7 +61,7 @@ def test_sigkill_mid_put(settings: Settings, tmp_path: Path) -> None:
     child.wait()
 
     assert list(system.store.iter_digests()) == []
-    report = verify(system)
+    report = verify(system, SERVICE)
     assert report.ok and report.exhibits_checked == 0
     system.close()
 
@@ -72,7 +72,7 @@ def test_sigkill_mid_put(settings: Settings, tmp_path: Path) -> None:
     system.close()
     system, facts = EvidenceSystem.initialise(settings, sweep_older_than=0)
     assert facts["staging_swept"] >= 1
-    [outcome] = ingest(system, [big], IngestRequest(case_ref="OP-CRASH", by="Jane Smith"))
+    [outcome] = ingest(system, analyst, [big], IngestRequest(case_ref="OP-CRASH", by="Jane Smith"))
     assert outcome.ok and outcome.size == 600 << 20
-    assert verify(system, objects=True).ok
+    assert verify(system, SERVICE, objects=True).ok
     system.close()

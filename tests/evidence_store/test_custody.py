@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete
 
+from evidence_store.access import SERVICE, Actor
 from evidence_store.cases import create_case
 from evidence_store.catalog import CheckpointRow, CustodyEventRow
 from evidence_store.custody import CHECKPOINT_PREFIX, exhibit_proof, make_checkpoint, verify_full_ledger
@@ -19,28 +20,28 @@ from evidence_store.verification import verify
 
 
 @pytest.fixture
-def exhibit_id(system: EvidenceSystem, tmp_path: Path) -> int:
-    create_case(system, "OP-P", "Proofs", actor="dc.smith")
+def exhibit_id(system: EvidenceSystem, analyst: Actor, tmp_path: Path) -> int:
+    create_case(system, analyst, "OP-P", "Proofs")
     paths = []
     for n in range(3):
         p = tmp_path / f"clip{n}.bin"
         p.write_bytes(f"clip {n}\n".encode() * 100)
         paths.append(p)
-    outcomes = ingest(system, paths, IngestRequest(case_ref="OP-P", by="Jane Smith"))
+    outcomes = ingest(system, analyst, paths, IngestRequest(case_ref="OP-P", by="Jane Smith"))
     assert outcomes[1].exhibit_id is not None
     return outcomes[1].exhibit_id
 
 
 def test_checkpoint_is_recorded_three_ways(system: EvidenceSystem, exhibit_id: int) -> None:
     cp = make_checkpoint(system)
-    assert cp.tree_size == 8  # init, case, 3 x (RECEIVED, STORED)
+    assert cp.tree_size == 11  # init, 2 users, case, membership, 3 x (RECEIVED, STORED)
     with system.catalog.reading() as session:
-        assert session.get(CheckpointRow, 8) is not None
+        assert session.get(CheckpointRow, 11) is not None
         last = list(Ledger.iter(session))[-1]
     assert (last.action, last.details["checkpoint"]["root"]) == ("CHECKPOINT", cp.root)
     stored = list(system.store.backend.list_keys(CHECKPOINT_PREFIX))
-    assert stored == [f"{CHECKPOINT_PREFIX}{8:015d}.json"]
-    assert verify_full_ledger(system).ok and verify(system).ok
+    assert stored == [f"{CHECKPOINT_PREFIX}{11:015d}.json"]
+    assert verify_full_ledger(system, SERVICE).ok and verify(system, SERVICE).ok
 
 
 def test_deleting_the_tail_is_caught_by_the_checkpoint(system: EvidenceSystem, exhibit_id: int) -> None:
@@ -49,7 +50,7 @@ def test_deleting_the_tail_is_caught_by_the_checkpoint(system: EvidenceSystem, e
         # An insider removes the last events and the checkpoint row; the copy in the store remains.
         session.execute(delete(CustodyEventRow).where(CustodyEventRow.seq >= 7))
         session.execute(delete(CheckpointRow))
-    result = verify_full_ledger(system)
+    result = verify_full_ledger(system, SERVICE)
     assert (result.ok, result.code, result.first_bad_seq) == (False, "EX-LEDGER-TRUNCATED", 7)
 
 
@@ -59,30 +60,30 @@ def test_replaced_signature_under_a_checkpoint_is_named(system: EvidenceSystem, 
         row = session.get(CustodyEventRow, 5)
         assert row is not None
         row.signature = "00" * 64
-    result = verify_full_ledger(system)
+    result = verify_full_ledger(system, SERVICE)
     assert (result.code, result.first_bad_seq) == ("EX-LEDGER-SIGNATURE", 5)
 
 
 def test_forged_checkpoint_signature(system: EvidenceSystem, exhibit_id: int) -> None:
     make_checkpoint(system)
     with system.catalog.transaction() as session:
-        row = session.get(CheckpointRow, 8)
+        row = session.get(CheckpointRow, 11)
         assert row is not None
         row.signature = "11" * 64
-    assert verify_full_ledger(system).code == "EX-LEDGER-CHECKPOINT"
+    assert verify_full_ledger(system, SERVICE).code == "EX-LEDGER-CHECKPOINT"
 
 
-def _proof(system: EvidenceSystem, exhibit_id: int, **kw: Any) -> dict[str, Any]:
-    return json.loads(json.dumps(exhibit_proof(system, exhibit_id, **kw)))  # as the recipient reads it
+def _proof(system: EvidenceSystem, analyst: Actor, exhibit_id: int, **kw: Any) -> dict[str, Any]:
+    return json.loads(json.dumps(exhibit_proof(system, analyst, exhibit_id, **kw)))  # as the recipient reads it
 
 
-def test_exhibit_proof_verifies_offline(system: EvidenceSystem, exhibit_id: int) -> None:
+def test_exhibit_proof_verifies_offline(system: EvidenceSystem, analyst: Actor, exhibit_id: int) -> None:
     earlier = make_checkpoint(system)
     ingest_more = system.settings.home / "later.bin"
     ingest_more.write_bytes(b"later evidence\n")
-    ingest(system, [ingest_more], IngestRequest(case_ref="OP-P", by="Jane Smith"))
+    ingest(system, analyst, [ingest_more], IngestRequest(case_ref="OP-P", by="Jane Smith"))
     later = make_checkpoint(system)
-    document = _proof(system, exhibit_id, since=earlier.tree_size)
+    document = _proof(system, analyst, exhibit_id, since=earlier.tree_size)
     keys = system.public_keys()
     report = verify_exhibit_proof(document, keys)
     assert report.ok, report.problems

@@ -35,11 +35,11 @@ def test_chain_verifies_and_is_ordered(system: EvidenceSystem) -> None:
     _append(system, 7)
     with system.catalog.reading() as session:
         events = list(Ledger.iter(session, batch=3))
-    assert [e.seq for e in events] == list(range(1, 9))  # 1 is SYSTEM_INITIALISED
+    assert [e.seq for e in events] == list(range(1, 11))  # 1-3: SYSTEM_INITIALISED and two USER_ADDED
     assert events[0].prev_hash == GENESIS_HASH
     assert all(b.prev_hash == a.entry_hash for a, b in itertools.pairwise(events))
     result = verify_events(events, system.public_keys())
-    assert result.ok and result.checked == 8 and result.head_hash == events[-1].entry_hash
+    assert result.ok and result.checked == 10 and result.head_hash == events[-1].entry_hash
 
 
 @pytest.mark.parametrize(
@@ -64,7 +64,7 @@ def test_tampering_names_the_first_bad_event(system: EvidenceSystem, tamper: str
         if tamper == "edit_actor":
             row.actor = "someone else"
         elif tamper == "edit_details":
-            row.details = row.details.replace('"i":2', '"i":9')
+            row.details = row.details.replace('"i":0', '"i":9')
         elif tamper == "delete":
             session.execute(delete(CustodyEventRow).where(CustodyEventRow.seq == 4))
         elif tamper == "bad_signature":
@@ -130,7 +130,7 @@ def test_signature_by_another_key_is_refused(system: EvidenceSystem) -> None:
     with system.catalog.transaction() as session:
         rogue.append(session, CustodyAction.VIEWED, actor="rogue", role="investigator")
     result = _verify(system)
-    assert (result.code, result.first_bad_seq) == ("EX-LEDGER-UNKNOWN-KEY", 4)  # type: ignore[attr-defined]
+    assert (result.code, result.first_bad_seq) == ("EX-LEDGER-UNKNOWN-KEY", 6)  # type: ignore[attr-defined]
 
 
 def test_events_validate_when_made() -> None:
@@ -168,6 +168,6 @@ def test_failed_transaction_leaves_no_event(system: EvidenceSystem) -> None:
         system.ledger.append(session, CustodyAction.VIEWED, actor="a", role="investigator")
         raise RuntimeError("the change this event described did not happen")
     with system.catalog.reading() as session:
-        assert session.execute(select(CustodyEventRow.seq)).scalars().all() == [1]
+        assert session.execute(select(CustodyEventRow.seq)).scalars().all() == [1, 2, 3]
     _append(system, 1)
     assert _verify(system).ok  # type: ignore[attr-defined]

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from evidence_store.access import SERVICE, Actor
 from evidence_store.backends import LocalBackend, S3Backend
 from evidence_store.cases import create_case
 from evidence_store.catalog import CustodyEventRow, StoredObject
@@ -16,14 +17,16 @@ from evidence_store.verification import verify
 
 
 @pytest.fixture
-def ingested(system: EvidenceSystem, tmp_path: Path) -> list[str]:
-    create_case(system, "OP-V", "Verification", actor="dc.smith")
+def ingested(system: EvidenceSystem, analyst: Actor, tmp_path: Path) -> list[str]:
+    create_case(system, analyst, "OP-V", "Verification")
     paths = []
     for n in range(3):
         p = tmp_path / f"item{n}.bin"
         p.write_bytes(os.urandom(200_000 + n))
         paths.append(p)
-    return [o.sha256 for o in ingest(system, paths, IngestRequest(case_ref="OP-V", by="Jane Smith")) if o.sha256]
+    return [
+        o.sha256 for o in ingest(system, analyst, paths, IngestRequest(case_ref="OP-V", by="Jane Smith")) if o.sha256
+    ]
 
 
 def _actions(system: EvidenceSystem) -> list[str]:
@@ -32,10 +35,10 @@ def _actions(system: EvidenceSystem) -> list[str]:
 
 
 def test_clean_deployment_verifies_and_records_fixity(system: EvidenceSystem, ingested: list[str]) -> None:
-    report = verify(system, objects=True, actor="auditor")
+    report = verify(system, SERVICE, objects=True)
     assert report.ok and report.objects_verified == 3 and report.exhibits_checked == 3
     assert _actions(system)[-3:] == ["HASH_VERIFIED"] * 3
-    assert verify(system).ok  # the fixity events themselves verify
+    assert verify(system, SERVICE).ok  # the fixity events themselves verify
 
 
 def test_tampered_object_is_named_and_recorded(system: EvidenceSystem, ingested: list[str]) -> None:
@@ -52,7 +55,7 @@ def test_tampered_object_is_named_and_recorded(system: EvidenceSystem, ingested:
     else:
         assert isinstance(backend, S3Backend)
         backend.s3.put_object(Bucket=backend.bucket, Key=backend.prefix + key, Body=bytes(raw))
-    report = verify(system, objects=True)
+    report = verify(system, SERVICE, objects=True)
     assert not report.ok and report.ledger.ok
     assert [(p.code, p.sha256) for p in report.problems] == [("EX-CHUNK-TAMPERED", victim)]
     assert _actions(system)[-3:] == ["HASH_VERIFIED", "FIXITY_FAILED", "HASH_VERIFIED"]
@@ -63,7 +66,7 @@ def test_catalog_edit_is_caught_by_the_signed_receipt(system: EvidenceSystem, in
         row = session.get(StoredObject, ingested[0])
         assert row is not None
         row.md5 = "0" * 32
-    report = verify(system)
+    report = verify(system, SERVICE)
     assert [p.code for p in report.problems] == ["EX-CATALOG-MISMATCH"]
     assert "md5" in report.problems[0].message
 
@@ -73,6 +76,6 @@ def test_ledger_edit_names_the_event(system: EvidenceSystem, ingested: list[str]
         row = session.get(CustodyEventRow, 3)
         assert row is not None
         row.recorded_at = "2020-01-01T00:00:00.000000Z"
-    report = verify(system)
+    report = verify(system, SERVICE)
     assert not report.ok
     assert (report.ledger.first_bad_seq, report.ledger.code) == (3, "EX-LEDGER-HASH")

@@ -27,13 +27,19 @@ def run_json(settings: Settings, *args: str, ok: bool = True) -> Any:
     return json.loads(run(settings, *args, "--json", ok=ok).stdout)
 
 
+def setup_users(settings: Settings) -> None:
+    """init makes the first admin; the admin adds the analyst that commands run as (EXHIBIT_USER)."""
+    assert run_json(settings, "init", "--admin", "test.admin")["admin_created"] == "test.admin"
+    run(settings, "--as", "test.admin", "user", "add", settings.actor, "--role", "analyst")
+
+
 @pytest.mark.parametrize("settings", ["file-sqlite", "s3-postgresql"], indirect=True)
 def test_end_to_end(settings: Settings, tmp_path: Path) -> None:
     evidence = tmp_path / "evidence"
     evidence.mkdir()
     (evidence / "call.txt").write_text("999 call transcript\n")
     (evidence / "empty.bin").write_bytes(b"")
-    assert run_json(settings, "init")["ok"]
+    setup_users(settings)
     assert run_json(settings, "init")["ok"]  # idempotent
     run(settings, "case", "create", "OP-CLI", "--title", "CLI case", "--officer", "DC Smith")
 
@@ -52,12 +58,12 @@ def test_end_to_end(settings: Settings, tmp_path: Path) -> None:
     assert [a["table"] for a in empty["analysis"]] == ["warnings"]
 
     custody = run_json(settings, "custody", "show", "OP-CLI:JS/1")
-    assert [e["action"] for e in custody["events"]] == ["RECEIVED", "STORED"]
+    assert [e["action"] for e in custody["events"]] == ["RECEIVED", "STORED", "VIEWED"]  # the show above
 
     rows = run_json(settings, "query", "warnings", "--case", "OP-CLI")["rows"]
     assert [(r["exhibit_ref"], r["code"]) for r in rows] == [("JS/2", "EX-INPUT-EMPTY")]
 
-    report = run_json(settings, "verify", "--objects")
+    report = run_json(settings, "--as", "test.admin", "verify", "--objects")
     assert report["ok"] and report["objects_verified"] == 3  # two originals and one warnings table
     text = run(settings, "verify", "--case", "OP-CLI").stdout
     assert "VERIFIED" in text and "NOT VERIFIED" not in text
@@ -69,7 +75,7 @@ def test_end_to_end(settings: Settings, tmp_path: Path) -> None:
 def test_errors_are_coded_and_exit_non_zero(settings: Settings, tmp_path: Path) -> None:
     proc = run(settings, "case", "show", "OP-X", ok=False)
     assert proc.returncode == 2 and "[EX-NOT-INITIALISED]" in proc.stderr
-    run(settings, "init")
+    setup_users(settings)
     run(settings, "case", "create", "OP-E", "--title", "Errors")
     missing = run(settings, "ingest", str(tmp_path / "nope"), "--case", "OP-E", "--by", "x", ok=False)
     assert missing.returncode == 2 and "[EX-INPUT-MISSING]" in missing.stderr
@@ -89,21 +95,21 @@ def test_errors_are_coded_and_exit_non_zero(settings: Settings, tmp_path: Path) 
 def test_verify_exits_non_zero_on_tampering(settings: Settings, tmp_path: Path) -> None:
     import sqlite3
 
-    run(settings, "init")
+    setup_users(settings)
     run(settings, "case", "create", "OP-T", "--title", "Tamper")
     (tmp_path / "a.txt").write_text("a\n")
     run(settings, "ingest", str(tmp_path / "a.txt"), "--case", "OP-T", "--by", "x")
     with sqlite3.connect(settings.database_url.split("///", 1)[1]) as db:
-        db.execute("UPDATE custody_events SET actor = 'someone' WHERE seq = 2")
-    proc = run(settings, "verify", ok=False)
+        db.execute("UPDATE custody_events SET actor = 'someone' WHERE seq = 5")
+    proc = run(settings, "--as", "test.admin", "verify", ok=False)
     assert proc.returncode == 1
-    assert "event 2" in proc.stdout and "NOT VERIFIED" in proc.stdout
+    assert "event 5" in proc.stdout and "NOT VERIFIED" in proc.stdout
 
 
 @pytest.mark.parametrize("settings", ["file-sqlite"], indirect=True)
 def test_query_exits_cleanly_every_time(settings: Settings, tmp_path: Path) -> None:
     """Reading Parquet through the decrypting reader once aborted the interpreter at exit, one run in five."""
-    run(settings, "init")
+    setup_users(settings)
     run(settings, "case", "create", "OP-Q", "--title", "Query")
     (tmp_path / "empty.bin").write_bytes(b"")
     run(settings, "ingest", str(tmp_path / "empty.bin"), "--case", "OP-Q", "--by", "x")
@@ -113,7 +119,7 @@ def test_query_exits_cleanly_every_time(settings: Settings, tmp_path: Path) -> N
 
 @pytest.mark.parametrize("settings", ["file-sqlite"], indirect=True)
 def test_custody_proof_round_trip(settings: Settings, tmp_path: Path) -> None:
-    run(settings, "init")
+    setup_users(settings)
     run(settings, "case", "create", "OP-PR", "--title", "Proof")
     (tmp_path / "a.txt").write_text("a\n")
     run(settings, "ingest", str(tmp_path / "a.txt"), "--case", "OP-PR", "--by", "Jane Smith")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from evidence_store.access import SERVICE, Actor
 from evidence_store.catalog import Exhibit, StoredObject
 from evidence_store.settings import Settings
 from evidence_store.system import EvidenceSystem
@@ -16,13 +17,12 @@ EXHIBIT = str(Path(sys.executable).parent / "exhibit")
 
 
 @pytest.mark.parametrize("settings", ["file-sqlite", "file-postgresql"], indirect=True)
-def test_three_ingests_at_once(settings: Settings, tmp_path: Path) -> None:
+def test_three_ingests_at_once(system: EvidenceSystem, analyst: Actor, settings: Settings, tmp_path: Path) -> None:
     from sqlalchemy import select
 
-    system, _ = EvidenceSystem.initialise(settings)
     from evidence_store.cases import create_case
 
-    create_case(system, "OP-RACE", "Race", actor="dc.smith")
+    create_case(system, analyst, "OP-RACE", "Race")
     shared = tmp_path / "shared.bin"
     shared.write_bytes(b"the same clip, seized three times\n" * 5000)
     procs = []
@@ -47,6 +47,5 @@ def test_three_ingests_at_once(settings: Settings, tmp_path: Path) -> None:
         objects = session.execute(select(StoredObject.sha256)).scalars().all()
     assert refs == ["JS/1", "JS/2", "JS/3", "JS/4"]  # one exhibit for the shared bytes, one per own file
     assert len(objects) == 4 and len(list(system.store.iter_digests())) == 4
-    report = verify(system, objects=True)
+    report = verify(system, SERVICE, objects=True)
     assert report.ok and report.unrecorded_objects == []
-    system.close()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from evidence_store.access import SERVICE, Actor
 from evidence_store.cases import create_case
 from evidence_store.intake import IngestRequest, ingest
 from evidence_store.system import EvidenceSystem
@@ -17,11 +18,11 @@ pytestmark = pytest.mark.realdata
 
 
 @pytest.mark.parametrize("settings", ["file-sqlite", "s3-postgresql"], indirect=True)
-def test_ingest_all_shared_data(system: EvidenceSystem) -> None:
+def test_ingest_all_shared_data(system: EvidenceSystem, analyst: Actor) -> None:
     rows = manifest_rows()
-    create_case(system, "OP-REAL", "Real data", actor="dc.smith")
+    create_case(system, analyst, "OP-REAL", "Real data")
     outcomes = ingest(
-        system, [DATA / r["local_path"] for r in rows], IngestRequest(case_ref="OP-REAL", by="Jane Smith")
+        system, analyst, [DATA / r["local_path"] for r in rows], IngestRequest(case_ref="OP-REAL", by="Jane Smith")
     )
     by_path = {Path(o.path): o for o in outcomes}
     assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok]
@@ -32,7 +33,7 @@ def test_ingest_all_shared_data(system: EvidenceSystem) -> None:
     # Byte-identical files in the manifest become one exhibit with further receipts, never a second copy.
     distinct = {r["sha256"] for r in rows}
     assert len(list(system.store.iter_digests())) == len(distinct) + _warning_tables(system)
-    report = verify(system, objects=True)
+    report = verify(system, SERVICE, objects=True)
     assert report.ok, report.problems
     assert report.objects_verified == len(distinct) + _warning_tables(system)
 
