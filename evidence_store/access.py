@@ -40,6 +40,7 @@ class Permission(StrEnum):
     MANAGE_MEMBERS = "manage_members"
     MANAGE_USERS = "manage_users"
     VERIFY_ALL = "verify_all"  # whole-deployment integrity checks and checkpoints
+    MANAGE_KEYS = "manage_keys"  # rotate the signing and master keys
 
 
 _ALL = frozenset(ROLES)
@@ -55,6 +56,7 @@ POLICY: dict[Permission, tuple[frozenset[str], bool]] = {
     Permission.MANAGE_MEMBERS: (frozenset({"supervisor", "admin"}), True),
     Permission.MANAGE_USERS: (frozenset({"admin"}), False),
     Permission.VERIFY_ALL: (frozenset({"supervisor", "admin"}), False),
+    Permission.MANAGE_KEYS: (frozenset({"admin"}), False),
 }
 # Admins add members to cases they do not belong to: that is how a case gets its first analyst.
 _MEMBERSHIP_EXEMPT = {(Permission.MANAGE_MEMBERS, "admin")}

@@ -157,11 +157,12 @@ def verify_ledger(
             return fail(event.seq, "EX-LEDGER-SIGNATURE", f"event {event.seq} has an invalid signature")
         unvouched.append(event)
         prev, expected_seq, checked = event.entry_hash, expected_seq + 1, checked + 1
-        if pending_checkpoints and pending_checkpoints[0].tree_size == tree.size:
+        vouched = False
+        # Several heads can share a size (a killed checkpoint's stored copy and a later one): check them all.
+        while pending_checkpoints and pending_checkpoints[0].tree_size == tree.size:
             checkpoint = pending_checkpoints.pop(0)
             if not checkpoint.verify(public_keys):
-                return result(
-                    False,
+                return fail(
                     None,
                     "EX-LEDGER-CHECKPOINT",
                     f"checkpoint at {checkpoint.tree_size} events has an invalid signature",
@@ -177,8 +178,10 @@ def verify_ledger(
                     "EX-LEDGER-CHECKPOINT",
                     f"the first {checkpoint.tree_size} events no longer match their signed checkpoint",
                 )
+            vouched = True
+        if vouched:
             unvouched.clear()  # the signed head commits to every signature under it
-        elif len(unvouched) >= _UNCHECKPOINTED_BATCH:
+        if len(unvouched) >= _UNCHECKPOINTED_BATCH:
             bad = first_bad_signature()
             if bad is not None:
                 return bad

@@ -57,6 +57,8 @@ class EvidenceSystem:
         even while other processes ingest: only staging leftovers older than `sweep_older_than` are removed."""
         settings = settings or Settings.from_env()
         settings.home.mkdir(parents=True, exist_ok=True)
+        settings.keys_dir.mkdir(parents=True, exist_ok=True)
+        settings.keys_dir.chmod(0o700)  # mkdir's mode is masked by the umask
         created: dict[str, Any] = {"master_key": None, "signing_key": None}
         keys = LocalKeyProvider(settings.keys_dir / "master")
         try:

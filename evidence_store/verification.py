@@ -185,3 +185,9 @@ def _record_fixity(
             object_sha256=sha256,
             details={"store": system.store.backend.url, **details},
         )
+
+
+def fixity_sweep(system: EvidenceSystem, actor: Actor) -> VerificationReport:
+    """The nightly sweep (a Dagster schedule calls this): the whole ledger, and every stored object re-read,
+    decrypted and re-hashed, each recorded as HASH_VERIFIED or FIXITY_FAILED."""
+    return verify(system, actor, objects=True)

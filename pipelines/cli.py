@@ -441,6 +441,47 @@ def custody_verify_proof(proof_file: Path, keys: tuple[Path, ...], as_json: bool
         sys.exit(EXIT_FAILED)
 
 
+@cli.group()
+def keys() -> None:
+    """Service signing key and master encryption key."""
+
+
+@keys.command("list")
+@json_option
+def keys_list(as_json: bool) -> None:
+    """Current key ids and where the public keys are (give those to anyone verifying proofs)."""
+    from evidence_store.keys import list_keys
+
+    with _coded(as_json):
+        listing = list_keys(_open())
+    if as_json:
+        _emit_json(listing)
+        return
+    out.print(f"signing key: {listing['signing']['current']}")
+    for path in listing["signing"]["public_keys"]:
+        out.print(f"  public key: {path}")
+    out.print(f"master key:  {listing['master']['current']} (in {listing['master']['folder']})")
+
+
+@keys.command("rotate")
+@click.option("--signing", "which", flag_value="signing", help="A new service signing key.")
+@click.option("--master", "which", flag_value="master", help="A new master key for new objects.")
+@json_option
+def keys_rotate(which: str | None, as_json: bool) -> None:
+    """Rotate a key (admins); old keys are kept so old events and objects still verify."""
+    from evidence_store.keys import rotate_master_key, rotate_signing_key
+
+    if which is None:
+        raise click.UsageError("say which key: --signing or --master")
+    with _coded(as_json):
+        system, actor = _acting()
+        details = rotate_signing_key(system, actor) if which == "signing" else rotate_master_key(system, actor)
+    if as_json:
+        _emit_json(details)
+    else:
+        out.print(f"{which} key rotated: {details['previous_key_id']} -> {details['new_key_id']}")
+
+
 @cli.command()
 @json_option
 def checkpoint(as_json: bool) -> None:

@@ -25,6 +25,7 @@ from evidence_store.catalog import CustodyEventRow
 from evidence_store.errors import AccessDeniedError
 from evidence_store.inspect import download_original, exhibit_record
 from evidence_store.intake import IngestRequest, ingest
+from evidence_store.keys import rotate_master_key
 from evidence_store.ledger import Ledger
 from evidence_store.system import EvidenceSystem
 from evidence_store.verification import verify
@@ -42,12 +43,14 @@ MAY_AS_MEMBER = {
     "manage_members": {"supervisor", "admin"},
     "manage_users": {"admin"},
     "verify_all": {"supervisor", "admin"},
+    "manage_keys": {"admin"},
 }
 MAY_AS_NON_MEMBER = {
     "create_case": {"analyst", "supervisor", "admin"},
     "manage_members": {"admin"},
     "manage_users": {"admin"},
     "verify_all": {"supervisor", "admin"},
+    "manage_keys": {"admin"},
 }
 # The event an allowed action leaves on the ledger.
 ALLOWED_EVENT = {
@@ -61,6 +64,7 @@ ALLOWED_EVENT = {
     "manage_members": "MEMBER_ADDED",
     "manage_users": "USER_ADDED",
     "verify_all": "HASH_VERIFIED",
+    "manage_keys": "KEY_ROTATED",
 }
 
 
@@ -117,6 +121,8 @@ def test_access_matrix(system: EvidenceSystem, admin: Actor, analyst: Actor, tmp
             return lambda: add_user(system, actor, f"new.user{n}", "investigator")
         if action == "verify_all":
             return lambda: verify(system, actor, objects=True)
+        if action == "manage_keys":
+            return lambda: rotate_master_key(system, actor)
 
         def check_only() -> None:
             with system.catalog.reading() as session:

@@ -106,3 +106,21 @@ def test_exhibit_proof_verifies_offline(system: EvidenceSystem, analyst: Actor, 
     bad_consistency = copy.deepcopy(document)
     bad_consistency["consistency"]["proof"] = bad_consistency["consistency"]["proof"][1:]
     assert "extend" in verify_exhibit_proof(bad_consistency, keys).problems[0]
+
+
+def test_two_heads_of_the_same_size(system: EvidenceSystem, analyst: Actor, exhibit_id: int) -> None:
+    """A checkpoint killed after its stored copy was written, then made again at the same size: both count."""
+    from dataclasses import replace
+
+    from evidence_store.custody import _store_checkpoint
+
+    first = make_checkpoint(system)
+    key = system.ledger.signing_key
+    again = replace(first, created_at="2030-01-01T00:00:00.000000Z", signature="")
+    again = replace(again, signature=key.sign(again.payload()).hex())
+    with system.catalog.transaction() as session:
+        row = session.get(CheckpointRow, first.tree_size)
+        assert row is not None
+        row.created_at, row.signature = again.created_at, again.signature
+    _store_checkpoint(system, first)  # the store keeps the first copy; the catalog now holds the second
+    assert verify_full_ledger(system, SERVICE).ok
