@@ -25,6 +25,7 @@ test: lint unit
 
 bench: setup
 	$(UV_RUN) python bench/ingest.py
+	$(UV_RUN) python bench/ledger.py
 
 clean:
 	rm -rf .exhibit .pytest_cache .mypy_cache .ruff_cache

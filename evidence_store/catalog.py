@@ -27,7 +27,6 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
-from sqlalchemy.pool import NullPool
 
 from evidence_store.errors import NotInitialisedError
 
@@ -226,7 +225,8 @@ def make_engine(url: str, *, for_writing: bool = True) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, poolclass=NullPool)
+        # Pooled: a new SQLite connection per transaction (and its PRAGMAs) costs more than the append itself.
+        engine = create_engine(url, pool_size=2, max_overflow=8)
         _sqlite_setup(engine, "BEGIN IMMEDIATE" if for_writing else "BEGIN")
         return engine
     return create_engine(url, pool_pre_ping=True)

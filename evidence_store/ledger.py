@@ -12,10 +12,10 @@ import json
 import os
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
     load_pem_public_key,
 )
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from evidence_store.catalog import CustodyEventRow
@@ -39,6 +39,9 @@ _EVENT_DOMAIN = b"exhibit.custody-event.v1\x00"
 _SIGNING_KEY_ID_DOMAIN = b"exhibit.signing-key-id.v1\x00"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+_HASHED_NAMES = {"case_ref": "case", "exhibit_id": "exhibit"}  # field names as the entry hash spells them
+_INSERT = insert(CustodyEventRow.metadata.tables["custody_events"])
+_HEAD_KEY = "exhibit.ledger_head"  # session.info: the chain head as this transaction has extended it
 _PG_LEDGER_LOCK = 0x45584C47  # "EXLG": the advisory lock that serialises appends on PostgreSQL
 
 
@@ -58,6 +61,11 @@ def _check_plain(value: Any, where: str) -> None:
             _check_plain(v, f"{where}[{i}]")
     elif not (value is None or isinstance(value, str | bool | int)):
         raise ValueError(f"{where}: {type(value).__name__} is not allowed in custody details")
+
+
+def hash_event_body(body: Mapping[str, Any]) -> str:
+    """The entry hash: SHA-256 over the domain prefix and the canonical JSON of the hashed fields."""
+    return hashlib.sha256(_EVENT_DOMAIN + canonical_json(dict(body))).hexdigest()
 
 
 def format_time(moment: datetime) -> str:
@@ -116,7 +124,7 @@ class CustodyEvent:
         }
 
     def compute_hash(self) -> str:
-        return hashlib.sha256(_EVENT_DOMAIN + canonical_json(self.body())).hexdigest()
+        return hash_event_body(self.body())
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.body(), "entry_hash": self.entry_hash, "signature": self.signature}
@@ -141,7 +149,8 @@ class CustodyEvent:
         )
 
     @classmethod
-    def from_row(cls, row: CustodyEventRow) -> CustodyEvent:
+    def from_row(cls, row: Any) -> CustodyEvent:
+        """From a `custody_events` row (an ORM entity or a plain result row with the same names)."""
         return cls(
             seq=row.seq,
             recorded_at=row.recorded_at,
@@ -304,57 +313,73 @@ class Ledger:
         details: Mapping[str, Any] | None = None,
     ) -> CustodyEvent:
         """Adds a signed event inside the caller's transaction (so it commits or vanishes with the change)."""
-        self.lock(session)
-        session.flush()
-        last = session.execute(
-            select(CustodyEventRow.seq, CustodyEventRow.entry_hash).order_by(CustodyEventRow.seq.desc()).limit(1)
-        ).first()
-        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
-        event = CustodyEvent(
-            seq=seq,
-            recorded_at=format_time(datetime.now(UTC)),
-            actor=actor,
-            role=role,
-            action=action.value,
-            case_ref=case_ref,
-            exhibit_id=exhibit_id,
-            object_sha256=object_sha256,
-            reason=reason,
-            details=dict(details or {}),
-            key_id=self.signing_key.key_id,
-            prev_hash=prev,
+        head = session.info.get(_HEAD_KEY)
+        if head is None:
+            # First append of this transaction: take the lock, then read the chain head once. Later appends
+            # in the same transaction continue from the cached head: nobody else can append meanwhile.
+            self.lock(session)
+            session.flush()
+            last = session.execute(
+                select(CustodyEventRow.seq, CustodyEventRow.entry_hash).order_by(CustodyEventRow.seq.desc()).limit(1)
+            ).first()
+            head = (last[0], last[1]) if last else (0, GENESIS_HASH)
+        seq, prev = head[0] + 1, head[1]
+        fields: dict[str, Any] = {
+            "seq": seq,
+            "recorded_at": format_time(datetime.now(UTC)),
+            "actor": actor,
+            "role": role,
+            "action": action.value,
+            "case_ref": case_ref,
+            "exhibit_id": exhibit_id,
+            "object_sha256": object_sha256,
+            "reason": reason,
+            "details": dict(details or {}),
+            "key_id": self.signing_key.key_id,
+            "prev_hash": prev,
+        }
+        # Hash and sign first, then build (and so validate) the event once, complete.
+        unsigned = {
+            ("case" if k == "case_ref" else "exhibit" if k == "exhibit_id" else k): v for k, v in fields.items()
+        }
+        entry_hash = hash_event_body(unsigned)
+        signature = self.signing_key.sign(bytes.fromhex(entry_hash)).hex()
+        event = CustodyEvent(**fields, entry_hash=entry_hash, signature=signature)
+        # Core, not the ORM's bulk path: the ORM's per-row bookkeeping cost more than signing.
+        session.connection().execute(
+            _INSERT,
+            [
+                {
+                    "seq": event.seq,
+                    "recorded_at": event.recorded_at,
+                    "actor": event.actor,
+                    "role": event.role,
+                    "action": event.action,
+                    "case_ref": event.case_ref,
+                    "exhibit_id": event.exhibit_id,
+                    "object_sha256": event.object_sha256,
+                    "reason": event.reason,
+                    "details": canonical_json(dict(event.details)).decode(),
+                    "key_id": event.key_id,
+                    "prev_hash": event.prev_hash,
+                    "entry_hash": event.entry_hash,
+                    "signature": event.signature,
+                }
+            ],
         )
-        entry_hash = event.compute_hash()
-        event = replace(event, entry_hash=entry_hash, signature=self.signing_key.sign(bytes.fromhex(entry_hash)).hex())
-        session.add(
-            CustodyEventRow(
-                seq=event.seq,
-                recorded_at=event.recorded_at,
-                actor=event.actor,
-                role=event.role,
-                action=event.action,
-                case_ref=event.case_ref,
-                exhibit_id=event.exhibit_id,
-                object_sha256=event.object_sha256,
-                reason=event.reason,
-                details=canonical_json(dict(event.details)).decode(),
-                key_id=event.key_id,
-                prev_hash=event.prev_hash,
-                entry_hash=event.entry_hash,
-                signature=event.signature,
-            )
-        )
-        session.flush()
+        session.info[_HEAD_KEY] = (event.seq, event.entry_hash)
         return event
 
     @staticmethod
-    def _rows(session: Session, batch: int, filters: dict[str, Any]) -> Iterator[CustodyEventRow]:
+    def _rows(session: Session, batch: int, filters: dict[str, Any]) -> Iterator[Any]:
+        # Plain rows, not ORM entities: loading entities costs more than verifying the events.
+        columns = [c for c in CustodyEventRow.__table__.c]
         after = 0
         while True:
-            query = select(CustodyEventRow).where(CustodyEventRow.seq > after)
+            query = select(*columns).where(CustodyEventRow.seq > after)
             for name, value in filters.items():
                 query = query.where(getattr(CustodyEventRow, name) == value)
-            rows = session.execute(query.order_by(CustodyEventRow.seq).limit(batch)).scalars().all()
+            rows = session.execute(query.order_by(CustodyEventRow.seq).limit(batch)).all()
             if not rows:
                 return
             yield from rows
@@ -374,10 +399,83 @@ class Ledger:
             yield event
 
     @staticmethod
-    def iter_for_verification(session: Session, batch: int = 5000) -> Iterator[CustodyEvent | MalformedEvent]:
-        """Every row, as an event or, where a row no longer makes a valid event, as a `MalformedEvent`."""
-        for row in Ledger._rows(session, batch, {}):
-            yield _event_or_malformed(row)
+    def iter_for_verification(session: Session, batch: int = 20000) -> Iterator[StoredEntry]:
+        """Every row in order, as a `StoredEntry` (whose hashing raises ValueError if the row is malformed)."""
+        make = StoredEntry._make
+        after = 0
+        while True:
+            rows = session.execute(_SELECT_ROWS, {"after": after, "n": batch}).all()
+            if not rows:
+                return
+            yield from map(make, rows)
+            after = rows[-1][0]
+
+
+_COLUMNS = (
+    "seq",
+    "recorded_at",
+    "actor",
+    "role",
+    "action",
+    "case_ref",
+    "exhibit_id",
+    "object_sha256",
+    "reason",
+    "details",
+    "key_id",
+    "prev_hash",
+    "entry_hash",
+    "signature",
+)
+_SELECT_ROWS = text(f"SELECT {', '.join(_COLUMNS)} FROM custody_events WHERE seq > :after ORDER BY seq LIMIT :n")
+
+
+class StoredEntry(NamedTuple):
+    """A ledger row as verification needs it: cheap to make, hashed from the stored fields as they are.
+
+    Verification does not need a validated `CustodyEvent`: any edit to a field changes the entry hash.
+    Building one per row cost more than all the hashing, and verification must run at 50,000 events/s.
+    """
+
+    seq: int
+    recorded_at: str
+    actor: str
+    role: str
+    action: str
+    case_ref: str | None
+    exhibit_id: int | None
+    object_sha256: str | None
+    reason: str | None
+    details: str
+    key_id: str
+    prev_hash: str
+    entry_hash: str
+    signature: str
+
+    def parsed_details(self) -> dict[str, Any]:
+        """Raises ValueError when the stored details are not a JSON object (the row was edited)."""
+        details = json.loads(self.details)
+        if not isinstance(details, dict):
+            raise ValueError("details are not a JSON object")
+        return details
+
+    def compute_hash(self) -> str:
+        return hash_event_body(
+            {
+                "action": self.action,
+                "actor": self.actor,
+                "case": self.case_ref,
+                "details": self.parsed_details(),
+                "exhibit": self.exhibit_id,
+                "key_id": self.key_id,
+                "object_sha256": self.object_sha256,
+                "prev_hash": self.prev_hash,
+                "reason": self.reason,
+                "recorded_at": self.recorded_at,
+                "role": self.role,
+                "seq": self.seq,
+            }
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,7 +486,7 @@ class MalformedEvent:
     problem: str
 
 
-def _event_or_malformed(row: CustodyEventRow) -> CustodyEvent | MalformedEvent:
+def _event_or_malformed(row: Any) -> CustodyEvent | MalformedEvent:
     try:
         return CustodyEvent.from_row(row)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:  # json.JSONDecodeError is a ValueError

@@ -21,6 +21,7 @@ from evidence_store.ledger import (
     CustodyEvent,
     LedgerVerification,
     MalformedEvent,
+    StoredEntry,
     canonical_json,
     verify_signature,
 )
@@ -29,7 +30,10 @@ from evidence_store.merkle import CompactTree, leaf_hash, verify_consistency, ve
 CHECKPOINT_FORMAT = "exhibit-checkpoint/1"
 PROOF_FORMAT = "exhibit-custody-proof/1"
 _CHECKPOINT_DOMAIN = b"exhibit.checkpoint.v1\x00"
-_UNCHECKPOINTED_BATCH = 50_000  # signatures still unvouched for are checked in batches of this many
+# Signatures not yet vouched for by a head are checked in batches of this many when no head lies ahead; with
+# one ahead they wait for it (as compact tuples, ~150 bytes each) up to the larger bound.
+_UNCHECKPOINTED_BATCH = 50_000
+_AWAITING_HEAD_BATCH = 1_000_000
 
 
 def event_leaf(entry_hash: str, signature: str) -> bytes:
@@ -95,7 +99,7 @@ class Checkpoint:
 
 
 def verify_ledger(
-    events: Iterable[CustodyEvent | MalformedEvent],
+    events: Iterable[CustodyEvent | StoredEntry | MalformedEvent],
     public_keys: Mapping[str, bytes],
     checkpoints: Sequence[Checkpoint] = (),
 ) -> LedgerVerification:
@@ -106,7 +110,7 @@ def verify_ledger(
     """
     pending_checkpoints = sorted(checkpoints, key=lambda c: c.tree_size)
     tree = CompactTree()
-    unvouched: list[CustodyEvent] = []
+    unvouched: list[tuple[int, str, str, str]] = []  # (seq, key id, entry hash, signature)
     expected_seq, prev, checked = 1, GENESIS_HASH, 0
 
     def result(
@@ -115,21 +119,16 @@ def verify_ledger(
         return LedgerVerification(ok, checked, seq, code, reason, prev if checked else None)
 
     def first_bad_signature() -> LedgerVerification | None:
-        for event in unvouched:
-            public = public_keys.get(event.key_id)
+        for seq, key_id, entry_hash, signature_hex in unvouched:
+            public = public_keys.get(key_id)
             if public is None:
-                return result(
-                    False,
-                    event.seq,
-                    "EX-LEDGER-UNKNOWN-KEY",
-                    f"event {event.seq} is signed by unknown key {event.key_id}",
-                )
+                return result(False, seq, "EX-LEDGER-UNKNOWN-KEY", f"event {seq} is signed by unknown key {key_id}")
             try:
-                signature = bytes.fromhex(event.signature)
+                signature = bytes.fromhex(signature_hex)
             except ValueError:
                 signature = b""
-            if not verify_signature(public, bytes.fromhex(event.entry_hash), signature):
-                return result(False, event.seq, "EX-LEDGER-SIGNATURE", f"event {event.seq} has an invalid signature")
+            if not verify_signature(public, bytes.fromhex(entry_hash), signature):
+                return result(False, seq, "EX-LEDGER-SIGNATURE", f"event {seq} has an invalid signature")
         unvouched.clear()
         return None
 
@@ -146,16 +145,20 @@ def verify_ledger(
             return fail(
                 seq, "EX-LEDGER-SEQUENCE", f"sequence number {expected_seq} expected, found {event.seq} (event {kind})"
             )
-        assert isinstance(event, CustodyEvent)
+        assert not isinstance(event, MalformedEvent)
         if event.prev_hash != prev:
             return fail(event.seq, "EX-LEDGER-CHAIN", f"event {event.seq} does not chain to the entry before it")
-        if event.compute_hash() != event.entry_hash:
+        try:
+            computed = event.compute_hash()
+        except ValueError as exc:  # a stored row whose details no longer parse
+            return fail(event.seq, "EX-LEDGER-MALFORMED", f"event {event.seq} is malformed: {exc}")
+        if computed != event.entry_hash:
             return fail(event.seq, "EX-LEDGER-HASH", f"event {event.seq} was altered: its content hashes differently")
         try:
             tree.append(event_leaf(event.entry_hash, event.signature))
         except ValueError:
             return fail(event.seq, "EX-LEDGER-SIGNATURE", f"event {event.seq} has an invalid signature")
-        unvouched.append(event)
+        unvouched.append((event.seq, event.key_id, event.entry_hash, event.signature))
         prev, expected_seq, checked = event.entry_hash, expected_seq + 1, checked + 1
         vouched = False
         # Several heads can share a size (a killed checkpoint's stored copy and a later one): check them all.
@@ -181,7 +184,7 @@ def verify_ledger(
             vouched = True
         if vouched:
             unvouched.clear()  # the signed head commits to every signature under it
-        if len(unvouched) >= _UNCHECKPOINTED_BATCH:
+        if len(unvouched) >= (_AWAITING_HEAD_BATCH if pending_checkpoints else _UNCHECKPOINTED_BATCH):
             bad = first_bad_signature()
             if bad is not None:
                 return bad

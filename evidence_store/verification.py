@@ -5,6 +5,7 @@ A report names the first bad event and every object that failed, with a code for
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +17,7 @@ from evidence_store.cases import get_case
 from evidence_store.catalog import AnalysisResult, Case, Derivative, Exhibit, StoredObject
 from evidence_store.custody import load_checkpoints
 from evidence_store.digests import Digests
-from evidence_store.ledger import CustodyEvent, Ledger, LedgerVerification, MalformedEvent
+from evidence_store.ledger import Ledger, LedgerVerification, StoredEntry
 from evidence_store.proofs import verify_ledger
 from evidence_store.system import EvidenceSystem
 from schemas.errors import ExhibitError
@@ -125,20 +126,19 @@ def verify(
     return report
 
 
-def _collecting_receipts(
-    events: Iterator[CustodyEvent | MalformedEvent], receipts: dict[int, dict[str, Any]]
-) -> Iterator[CustodyEvent | MalformedEvent]:
+def _collecting_receipts(events: Iterator[StoredEntry], receipts: dict[int, dict[str, Any]]) -> Iterator[StoredEntry]:
     """Passes events through to verification, noting the digests each exhibit's first RECEIVED signed for.
 
     Only events up to the first bad one are read, so the catalog is checked against the verified prefix.
     """
     for event in events:
         if (
-            isinstance(event, CustodyEvent)
-            and event.action == CustodyAction.RECEIVED.value
+            event.action == CustodyAction.RECEIVED.value
             and event.exhibit_id is not None
+            and event.exhibit_id not in receipts
         ):
-            receipts.setdefault(event.exhibit_id, {"sha256": event.object_sha256, **dict(event.details)})
+            with contextlib.suppress(ValueError):  # verification names such an event as malformed
+                receipts[event.exhibit_id] = {"sha256": event.object_sha256, **event.parsed_details()}
         yield event
 
 

@@ -50,7 +50,7 @@ def test_chain_verifies_and_is_ordered(system: EvidenceSystem) -> None:
         ("delete", "EX-LEDGER-SEQUENCE", 4),
         ("bad_signature", "EX-LEDGER-SIGNATURE", 4),
         ("rehash_without_key", "EX-LEDGER-SIGNATURE", 4),
-        ("malformed_time", "EX-LEDGER-MALFORMED", 4),
+        ("malformed_time", "EX-LEDGER-HASH", 4),  # any edited field fails the entry hash
         ("malformed_details", "EX-LEDGER-MALFORMED", 4),
         ("insert", "EX-LEDGER-SIGNATURE", 4),
         ("reorder", "EX-LEDGER-CHAIN", 4),
