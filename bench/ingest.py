@@ -40,11 +40,13 @@ def generate(path: Path, size: int) -> None:
 # Times the library call alone, after imports: the data path whose speed the targets are about.
 _LIBRARY_INGEST = """
 import json, sys, time
+from evidence_store.access import resolve_actor
 from evidence_store.intake import IngestRequest, ingest
 from evidence_store.system import EvidenceSystem
 system = EvidenceSystem.open()
+actor = resolve_actor(system, "bench.admin")
 start = time.perf_counter()
-[outcome] = ingest(system, [sys.argv[1]], IngestRequest(case_ref="BENCH", by="Bench Runner"))
+[outcome] = ingest(system, actor, [sys.argv[1]], IngestRequest(case_ref="BENCH", by="Bench Runner"))
 assert outcome.ok, outcome.error
 print(json.dumps({"seconds": time.perf_counter() - start}))
 """
@@ -52,10 +54,11 @@ print(json.dumps({"seconds": time.perf_counter() - start}))
 
 def _fresh_home(work: Path, name: str) -> dict[str, str]:
     home = work / name
-    env = {**os.environ, "EXHIBIT_HOME": str(home), "EXHIBIT_ACTOR": "bench"}
+    env = {**os.environ, "EXHIBIT_HOME": str(home), "EXHIBIT_USER": "bench.admin"}
     for var in ("EXHIBIT_STORE", "EXHIBIT_DATABASE_URL", "EXHIBIT_KEYS"):
         env.pop(var, None)
-    subprocess.run([EXHIBIT, "init"], env=env, check=True, stdout=subprocess.DEVNULL)
+    # The admin creates the case, so is its member, so may ingest into it.
+    subprocess.run([EXHIBIT, "init", "--admin", "bench.admin"], env=env, check=True, stdout=subprocess.DEVNULL)
     subprocess.run(
         [EXHIBIT, "case", "create", "BENCH", "--title", "bench"], env=env, check=True, stdout=subprocess.DEVNULL
     )

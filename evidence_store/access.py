@@ -246,17 +246,15 @@ def _record_denial(
     exhibit_id: int | None,
     why: str,
 ) -> None:
-    with system.catalog.transaction() as session:
-        system.ledger.append(
-            session,
-            CustodyAction.ACCESS_DENIED,
-            actor=actor.name,
-            role=actor.role,
-            case_ref=case_ref,
-            exhibit_id=exhibit_id,
-            reason=why,
-            details={"attempted": attempted},
-        )
+    system.record(
+        CustodyAction.ACCESS_DENIED,
+        actor=actor.name,
+        role=actor.role,
+        case_ref=case_ref,
+        exhibit_id=exhibit_id,
+        reason=why,
+        details={"attempted": attempted},
+    )
 
 
 def _require(
@@ -307,15 +305,13 @@ def record_view(
     action: CustodyAction = CustodyAction.VIEWED,
 ) -> None:
     """Every view of evidence is on the ledger, with the user's stated reason where one was given."""
-    with system.catalog.transaction() as session:
-        system.ledger.append(
-            session,
-            action,
-            actor=actor.name,
-            role=actor.role,
-            case_ref=case_ref,
-            exhibit_id=exhibit_id,
-            object_sha256=object_sha256,
-            reason=reason,
-            details={"what": what},
-        )
+    system.record(
+        action,
+        actor=actor.name,
+        role=actor.role,
+        case_ref=case_ref,
+        exhibit_id=exhibit_id,
+        object_sha256=object_sha256,
+        reason=reason,
+        details={"what": what},
+    )

@@ -227,16 +227,14 @@ def _record_refusal(
     system: EvidenceSystem, actor: Actor, request: IngestRequest, paths: list[str], exc: ExhibitError
 ) -> None:
     action = CustodyAction.INGEST_REFUSED if isinstance(exc, InputError) else CustodyAction.INGEST_FAILED
-    with system.catalog.transaction() as session:
-        system.ledger.append(
-            session,
-            action,
-            actor=actor.name,
-            role=actor.role,
-            case_ref=request.case_ref,
-            reason=exc.message,
-            details={"code": exc.code, "paths": [display_path(os.path.abspath(p)) for p in paths]},
-        )
+    system.record(
+        action,
+        actor=actor.name,
+        role=actor.role,
+        case_ref=request.case_ref,
+        reason=exc.message,
+        details={"code": exc.code, "paths": [display_path(os.path.abspath(p)) for p in paths]},
+    )
 
 
 def _ingest_one(

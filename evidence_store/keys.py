@@ -39,8 +39,7 @@ def rotate_signing_key(system: EvidenceSystem, actor: Actor) -> dict[str, Any]:
         "new_public_key": new.public_pem(),
         "endorsement_by_previous": endorsement,
     }
-    with system.catalog.transaction() as session:
-        system.ledger.append(session, CustodyAction.KEY_ROTATED, actor=actor.name, role=actor.role, details=details)
+    system.record(CustodyAction.KEY_ROTATED, actor=actor.name, role=actor.role, details=details)
     return details
 
 
@@ -51,8 +50,7 @@ def rotate_master_key(system: EvidenceSystem, actor: Actor) -> dict[str, Any]:
     previous = keys.current_id()
     new = keys.create()
     details = {"kind": "master", "previous_key_id": previous, "new_key_id": new}
-    with system.catalog.transaction() as session:
-        system.ledger.append(session, CustodyAction.KEY_ROTATED, actor=actor.name, role=actor.role, details=details)
+    system.record(CustodyAction.KEY_ROTATED, actor=actor.name, role=actor.role, details=details)
     return details
 
 

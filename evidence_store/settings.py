@@ -41,7 +41,7 @@ class Settings:
             store_url=env.get("EXHIBIT_STORE") or f"file://{home / 'store'}",
             database_url=env.get("EXHIBIT_DATABASE_URL") or f"sqlite:///{home / 'catalog.db'}",
             keys_dir=Path(env.get("EXHIBIT_KEYS") or home / "keys").expanduser().resolve(),
-            actor=env.get("EXHIBIT_USER") or env.get("EXHIBIT_ACTOR") or default_actor,
+            actor=env.get("EXHIBIT_USER") or default_actor,
         )
 
     def describe(self) -> dict[str, str]:

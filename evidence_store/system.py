@@ -9,7 +9,7 @@ from evidence_store.backends import S3Backend, backend_from_url
 from evidence_store.catalog import Catalog, CustodyEventRow
 from evidence_store.crypto import LocalKeyProvider
 from evidence_store.errors import KeyMissingError
-from evidence_store.ledger import Ledger, SigningKey, load_public_keys
+from evidence_store.ledger import CustodyEvent, Ledger, SigningKey, load_public_keys
 from evidence_store.objects import ObjectStore
 from evidence_store.settings import Settings
 from schemas.records import CustodyAction
@@ -96,6 +96,11 @@ class EvidenceSystem:
                     },
                 )
         return system, {**created, "staging_swept": swept, **settings.describe()}
+
+    def record(self, action: CustodyAction, *, actor: str, role: str, **fields: Any) -> CustodyEvent:
+        """One custody event in a transaction of its own: views, refusals, fixity results, key rotations."""
+        with self.catalog.transaction() as session:
+            return self.ledger.append(session, action, actor=actor, role=role, **fields)
 
     def close(self) -> None:
         self.catalog.dispose()

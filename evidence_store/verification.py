@@ -174,17 +174,15 @@ def _record_fixity(
     sha256: str,
     details: dict[str, Any],
 ) -> None:
-    with system.catalog.transaction() as session:
-        system.ledger.append(
-            session,
-            action,
-            actor=actor.name,
-            role=actor.role,
-            case_ref=case_ref,
-            exhibit_id=exhibit_id,
-            object_sha256=sha256,
-            details={"store": system.store.backend.url, **details},
-        )
+    system.record(
+        action,
+        actor=actor.name,
+        role=actor.role,
+        case_ref=case_ref,
+        exhibit_id=exhibit_id,
+        object_sha256=sha256,
+        details={"store": system.store.backend.url, **details},
+    )
 
 
 def fixity_sweep(system: EvidenceSystem, actor: Actor) -> VerificationReport:
