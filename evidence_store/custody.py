@@ -31,6 +31,7 @@ CHECKPOINT_PREFIX = "checkpoints/"
 
 
 def _leaves(session: Session, upto: int) -> Iterator[bytes]:
+    Ledger.write_pending(session)
     after = 0
     while after < upto:
         rows = session.execute(
@@ -52,6 +53,7 @@ def make_checkpoint(system: EvidenceSystem, actor: Actor = SERVICE) -> Checkpoin
         authorize(system, session, actor, Permission.VERIFY_ALL)
     with system.catalog.transaction() as session:
         system.ledger.lock(session)
+        Ledger.write_pending(session)
         size = session.execute(select(func.max(CustodyEventRow.seq))).scalar_one() or 0
         existing = session.get(CheckpointRow, size)
         if existing is not None:

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
     load_pem_public_key,
 )
-from sqlalchemy import insert, select, text
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.orm import Session
 
 from evidence_store.catalog import CustodyEventRow
@@ -41,6 +41,7 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 _HASHED_NAMES = {"case_ref": "case", "exhibit_id": "exhibit"}  # field names as the entry hash spells them
 _INSERT = insert(CustodyEventRow.metadata.tables["custody_events"])
+_PENDING_KEY = "exhibit.ledger_pending"  # session.info: appended rows not yet written
 _HEAD_KEY = "exhibit.ledger_head"  # session.info: the chain head as this transaction has extended it
 _PG_LEDGER_LOCK = 0x45584C47  # "EXLG": the advisory lock that serialises appends on PostgreSQL
 
@@ -345,33 +346,39 @@ class Ledger:
         entry_hash = hash_event_body(unsigned)
         signature = self.signing_key.sign(bytes.fromhex(entry_hash)).hex()
         event = CustodyEvent(**fields, entry_hash=entry_hash, signature=signature)
-        # Core, not the ORM's bulk path: the ORM's per-row bookkeeping cost more than signing.
-        session.connection().execute(
-            _INSERT,
-            [
-                {
-                    "seq": event.seq,
-                    "recorded_at": event.recorded_at,
-                    "actor": event.actor,
-                    "role": event.role,
-                    "action": event.action,
-                    "case_ref": event.case_ref,
-                    "exhibit_id": event.exhibit_id,
-                    "object_sha256": event.object_sha256,
-                    "reason": event.reason,
-                    "details": canonical_json(dict(event.details)).decode(),
-                    "key_id": event.key_id,
-                    "prev_hash": event.prev_hash,
-                    "entry_hash": event.entry_hash,
-                    "signature": event.signature,
-                }
-            ],
+        # Rows wait in the session and go in with one executemany just before commit (or before any ledger
+        # read in this session): per-statement overhead cost more than signing.
+        session.info.setdefault(_PENDING_KEY, []).append(
+            {
+                "seq": event.seq,
+                "recorded_at": event.recorded_at,
+                "actor": event.actor,
+                "role": event.role,
+                "action": event.action,
+                "case_ref": event.case_ref,
+                "exhibit_id": event.exhibit_id,
+                "object_sha256": event.object_sha256,
+                "reason": event.reason,
+                "details": canonical_json(dict(event.details)).decode(),
+                "key_id": event.key_id,
+                "prev_hash": event.prev_hash,
+                "entry_hash": event.entry_hash,
+                "signature": event.signature,
+            }
         )
         session.info[_HEAD_KEY] = (event.seq, event.entry_hash)
         return event
 
     @staticmethod
+    def write_pending(session: Session) -> None:
+        """Writes the rows this session has appended (called before commit and before ledger reads)."""
+        rows = session.info.pop(_PENDING_KEY, None)
+        if rows:
+            session.connection().execute(_INSERT, rows)
+
+    @staticmethod
     def _rows(session: Session, batch: int, filters: dict[str, Any]) -> Iterator[Any]:
+        Ledger.write_pending(session)
         # Plain rows, not ORM entities: loading entities costs more than verifying the events.
         columns = [c for c in CustodyEventRow.__table__.c]
         after = 0
@@ -401,6 +408,7 @@ class Ledger:
     @staticmethod
     def iter_for_verification(session: Session, batch: int = 20000) -> Iterator[StoredEntry]:
         """Every row in order, as a `StoredEntry` (whose hashing raises ValueError if the row is malformed)."""
+        Ledger.write_pending(session)
         make = StoredEntry._make
         after = 0
         while True:
@@ -500,3 +508,8 @@ def raise_if_bad(result: LedgerVerification) -> None:
             first_bad_seq=result.first_bad_seq,
             check=result.code,
         )
+
+
+@event.listens_for(Session, "before_commit")
+def _write_pending_before_commit(session: Session) -> None:
+    Ledger.write_pending(session)
