@@ -64,6 +64,24 @@ def _check_plain(value: Any, where: str) -> None:
         raise ValueError(f"{where}: {type(value).__name__} is not allowed in custody details")
 
 
+def hashed_body(event: Any, details: dict[str, Any]) -> dict[str, Any]:
+    """The fields an entry hash covers, from anything with the ledger's field names (event or stored row)."""
+    return {
+        "action": event.action,
+        "actor": event.actor,
+        "case": event.case_ref,
+        "details": details,
+        "exhibit": event.exhibit_id,
+        "key_id": event.key_id,
+        "object_sha256": event.object_sha256,
+        "prev_hash": event.prev_hash,
+        "reason": event.reason,
+        "recorded_at": event.recorded_at,
+        "role": event.role,
+        "seq": event.seq,
+    }
+
+
 def hash_event_body(body: Mapping[str, Any]) -> str:
     """The entry hash: SHA-256 over the domain prefix and the canonical JSON of the hashed fields."""
     return hashlib.sha256(_EVENT_DOMAIN + canonical_json(dict(body))).hexdigest()
@@ -109,20 +127,7 @@ class CustodyEvent:
 
     def body(self) -> dict[str, Any]:
         """The hashed fields (everything but the entry hash and signature)."""
-        return {
-            "action": self.action,
-            "actor": self.actor,
-            "case": self.case_ref,
-            "details": dict(self.details),
-            "exhibit": self.exhibit_id,
-            "key_id": self.key_id,
-            "object_sha256": self.object_sha256,
-            "prev_hash": self.prev_hash,
-            "reason": self.reason,
-            "recorded_at": self.recorded_at,
-            "role": self.role,
-            "seq": self.seq,
-        }
+        return hashed_body(self, dict(self.details))
 
     def compute_hash(self) -> str:
         return hash_event_body(self.body())
@@ -468,22 +473,7 @@ class StoredEntry(NamedTuple):
         return details
 
     def compute_hash(self) -> str:
-        return hash_event_body(
-            {
-                "action": self.action,
-                "actor": self.actor,
-                "case": self.case_ref,
-                "details": self.parsed_details(),
-                "exhibit": self.exhibit_id,
-                "key_id": self.key_id,
-                "object_sha256": self.object_sha256,
-                "prev_hash": self.prev_hash,
-                "reason": self.reason,
-                "recorded_at": self.recorded_at,
-                "role": self.role,
-                "seq": self.seq,
-            }
-        )
+        return hash_event_body(hashed_body(self, self.parsed_details()))
 
 
 @dataclass(frozen=True, slots=True)
