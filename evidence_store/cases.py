@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from evidence_store.access import Actor, Permission, add_member_in_session, authorize
-from evidence_store.catalog import Case, Exhibit
+from evidence_store.catalog import Case, Exhibit, ExhibitAlias
 from evidence_store.errors import AlreadyExistsError, BadReferenceError, NotFoundError
 from evidence_store.ledger import format_time
 from evidence_store.system import EvidenceSystem
@@ -35,6 +36,20 @@ def check_exhibit_reference(reference: str) -> str:
             f"exhibit reference {reference!r} is not in the form INITIALS/NUMBER (e.g. JS/1)", reference=reference
         )
     return normalised
+
+
+_EXHIBIT_UID = re.compile(r"^ex-[0-9a-f]{20}$")
+
+
+def new_exhibit_uid() -> str:
+    """A fresh exhibit uid: 80 random bits, so independent intakes (sensors, CLI, app) never collide."""
+    return "ex-" + secrets.token_hex(10)
+
+
+def check_exhibit_uid(uid: str) -> str:
+    if not _EXHIBIT_UID.match(uid):
+        raise BadReferenceError(f"exhibit uid {uid!r} is not of the form ex-<20 hex digits>", uid=uid)
+    return uid
 
 
 def producer_initials(producer: str) -> str:
@@ -65,11 +80,13 @@ def get_case(session: Session, reference: str) -> Case:
 
 
 def get_exhibit(session: Session, ident: str | int) -> Exhibit:
-    """By numeric id, or `CASE:REF` (e.g. `OP-FALCON:JS/1`)."""
+    """By numeric id, uid (`ex-...`), or `CASE:REF` (e.g. `OP-FALCON:JS/1`)."""
     exhibit: Exhibit | None
     text = str(ident)
     if text.isdigit():
         exhibit = session.get(Exhibit, int(text))
+    elif _EXHIBIT_UID.match(text):
+        exhibit = exhibit_by_uid(session, text)
     elif ":" in text:
         case_ref, exhibit_ref = text.split(":", 1)
         case = get_case(session, case_ref)
@@ -77,9 +94,20 @@ def get_exhibit(session: Session, ident: str | int) -> Exhibit:
             select(Exhibit).where(Exhibit.case_id == case.id, Exhibit.reference == exhibit_ref.strip().upper())
         ).scalar_one_or_none()
     else:
-        raise BadReferenceError(f"exhibit {text!r}: give its id (e.g. 12) or CASE:REF (e.g. OP-FALCON:JS/1)")
+        raise BadReferenceError(
+            f"exhibit {text!r}: give its id (e.g. 12), uid (ex-...) or CASE:REF (e.g. OP-FALCON:JS/1)"
+        )
     if exhibit is None:
         raise NotFoundError(f"no exhibit {text!r}", exhibit=text)
+    return exhibit
+
+
+def exhibit_by_uid(session: Session, uid: str) -> Exhibit | None:
+    """The exhibit a uid names: its own, or the one an intake under that uid turned out to repeat."""
+    exhibit = session.execute(select(Exhibit).where(Exhibit.uid == uid)).scalar_one_or_none()
+    if exhibit is None:
+        alias = session.get(ExhibitAlias, uid)
+        exhibit = session.get(Exhibit, alias.exhibit_id) if alias is not None else None
     return exhibit
 
 

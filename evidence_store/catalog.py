@@ -33,7 +33,7 @@ from evidence_store.errors import NotInitialisedError
 if TYPE_CHECKING:
     from evidence_store.objects import PutResult
 
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
 
 
 def utcnow() -> datetime:
@@ -73,9 +73,15 @@ class StoredObject(Base):
 
 class Exhibit(Base):
     __tablename__ = "exhibits"
-    __table_args__ = (UniqueConstraint("case_id", "reference", name="uq_exhibit_case_reference"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "reference", name="uq_exhibit_case_reference"),
+        UniqueConstraint("uid", name="uq_exhibit_uid"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Chosen by whoever starts the intake, possibly before the bytes arrive (a drop-folder sensor names the
+    # pipeline partition with it), so a retried intake finds the exhibit it already made instead of a second one.
+    uid: Mapped[str] = mapped_column(String(40))
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     reference: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(20))
@@ -93,6 +99,16 @@ class Exhibit(Base):
 
     case: Mapped[Case] = relationship(back_populates="exhibits")
     original: Mapped[StoredObject] = relationship()
+
+
+class ExhibitAlias(Base):
+    """A uid chosen for an intake that turned out to be bytes the case already had: it names that exhibit."""
+
+    __tablename__ = "exhibit_aliases"
+
+    uid: Mapped[str] = mapped_column(String(40), primary_key=True)
+    exhibit_id: Mapped[int] = mapped_column(ForeignKey("exhibits.id"))
+    created_at: Mapped[str] = mapped_column(String(40))
 
 
 class Derivative(Base):

@@ -21,7 +21,7 @@ from evidence_store.access import SERVICE, Actor, Permission, authorize, record_
 from evidence_store.cases import get_exhibit
 from evidence_store.catalog import Case, CheckpointRow, CustodyEventRow
 from evidence_store.errors import NotFoundError
-from evidence_store.ledger import Ledger, LedgerVerification, format_time
+from evidence_store.ledger import GENESIS_HASH, Ledger, LedgerVerification, format_time, verify_signature
 from evidence_store.merkle import CompactTree, consistency_proof, inclusion_proof
 from evidence_store.proofs import PROOF_FORMAT, Checkpoint, event_leaf, verify_ledger
 from evidence_store.system import EvidenceSystem
@@ -131,6 +131,69 @@ def verify_full_ledger(system: EvidenceSystem, actor: Actor) -> LedgerVerificati
         authorize(system, session, actor, Permission.VERIFY_ALL)
         checkpoints, _unreadable = load_checkpoints(system, session)
         return verify_ledger(Ledger.iter_for_verification(session), system.public_keys(), checkpoints)
+
+
+def verify_exhibit_events(system: EvidenceSystem, ident: str | int) -> LedgerVerification:
+    """One exhibit's custody, checked without reading the whole ledger (a per-exhibit pipeline check).
+
+    Each of the exhibit's events must hash to its stored entry hash, carry a valid signature by a known key,
+    and chain to the entry before it, which must itself hash correctly; the first receipt must sign for the
+    digests the catalog holds. The whole-ledger `verify` stays the complete check (sequence, checkpoints).
+    """
+    public_keys = system.public_keys()
+    with system.catalog.reading() as session:
+        exhibit = get_exhibit(session, ident)
+        entries = Ledger.entries_for_exhibit(session, exhibit.id)
+        original = exhibit.original
+        by_seq = {e.seq: e for e in entries}
+        checked = 0
+
+        def fail(seq: int, code: str, reason: str) -> LedgerVerification:
+            return LedgerVerification(False, checked, seq, code, reason)
+
+        receipt_seen = False
+        for entry in entries:
+            if entry.exhibit_id != exhibit.id:
+                continue
+            try:
+                if entry.compute_hash() != entry.entry_hash:
+                    return fail(entry.seq, "EX-LEDGER-HASH", f"event {entry.seq} was altered: it hashes differently")
+            except ValueError as exc:
+                return fail(entry.seq, "EX-LEDGER-MALFORMED", f"event {entry.seq} is malformed: {exc}")
+            public = public_keys.get(entry.key_id)
+            if public is None:
+                return fail(entry.seq, "EX-LEDGER-UNKNOWN-KEY", f"event {entry.seq} is signed by unknown key")
+            try:
+                signature = bytes.fromhex(entry.signature)
+            except ValueError:
+                signature = b""
+            if not verify_signature(public, bytes.fromhex(entry.entry_hash), signature):
+                return fail(entry.seq, "EX-LEDGER-SIGNATURE", f"event {entry.seq} has an invalid signature")
+            before = by_seq.get(entry.seq - 1)
+            expected_prev = GENESIS_HASH if entry.seq == 1 else (before.entry_hash if before else None)
+            if expected_prev is None or entry.prev_hash != expected_prev:
+                return fail(entry.seq, "EX-LEDGER-CHAIN", f"event {entry.seq} does not chain to the entry before it")
+            if before is not None and before.exhibit_id != exhibit.id:
+                try:
+                    intact = before.compute_hash() == before.entry_hash
+                except ValueError:
+                    intact = False
+                if not intact:
+                    return fail(before.seq, "EX-LEDGER-HASH", f"event {before.seq}, before this exhibit's, was altered")
+            if entry.action == CustodyAction.RECEIVED.value and not receipt_seen:
+                receipt_seen = True
+                signed = entry.parsed_details()
+                for field in ("sha256", "md5", "sha1", "size"):
+                    if signed.get(field) != getattr(original, field):
+                        return fail(
+                            entry.seq,
+                            "EX-CATALOG-MISMATCH",
+                            f"the catalog's {field} differs from the one signed at receipt (event {entry.seq})",
+                        )
+            checked += 1
+        if not receipt_seen:
+            return LedgerVerification(False, checked, None, "EX-LEDGER-NO-RECEIPT", "no signed receipt of this exhibit")
+        return LedgerVerification(True, checked, head_hash=entries[-1].entry_hash if entries else None)
 
 
 def exhibit_proof(system: EvidenceSystem, actor: Actor, ident: str | int, since: int | None = None) -> dict[str, Any]:

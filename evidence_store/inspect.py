@@ -49,6 +49,7 @@ def exhibit_record(system: EvidenceSystem, actor: Actor, ident: str | int, reaso
         children = session.execute(select(Exhibit.id, Exhibit.reference).where(Exhibit.parent_id == exhibit.id)).all()
         record: dict[str, Any] = {
             "exhibit_id": exhibit.id,
+            "exhibit_uid": exhibit.uid,
             "exhibit_ref": exhibit.reference,
             "case": case.reference,
             "kind": exhibit.kind,

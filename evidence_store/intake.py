@@ -21,8 +21,16 @@ from sqlalchemy.orm import Session
 
 from evidence_store import __version__
 from evidence_store.access import Actor, Permission, authorize
-from evidence_store.cases import check_exhibit_reference, get_case, next_exhibit_reference, producer_initials
-from evidence_store.catalog import Case, Exhibit, ensure_object_row
+from evidence_store.cases import (
+    check_exhibit_reference,
+    check_exhibit_uid,
+    exhibit_by_uid,
+    get_case,
+    new_exhibit_uid,
+    next_exhibit_reference,
+    producer_initials,
+)
+from evidence_store.catalog import Case, Exhibit, ExhibitAlias, ensure_object_row
 from evidence_store.errors import (
     AlreadyExistsError,
     BadReferenceError,
@@ -48,6 +56,9 @@ class IngestRequest:
     producer: str | None = None
     seized_from: str | None = None
     seized_at: str | None = None
+    # Set by an intake that names the exhibit before reading it (a pipeline partition); one file only. The
+    # same uid again is a retry: it returns the exhibit already made, with no second read and no second receipt.
+    exhibit_uid: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +67,7 @@ class IngestOutcome:
 
     path: str
     exhibit_id: int | None = None
+    exhibit_uid: str | None = None
     exhibit_ref: str | None = None
     kind: str | None = None
     media_type: str | None = None
@@ -65,6 +77,7 @@ class IngestOutcome:
     sha256: str | None = None
     new_object: bool = False
     duplicate_of: int | None = None  # same bytes already an exhibit of this case: a new receipt, no new exhibit
+    repeated: bool = False  # a retry of an intake that had already finished under the same uid: nothing done
     warnings: tuple[dict[str, str], ...] = ()
     error: dict[str, Any] | None = None
 
@@ -76,6 +89,7 @@ class IngestOutcome:
         return {
             "path": self.path,
             "exhibit_id": self.exhibit_id,
+            "exhibit_uid": self.exhibit_uid,
             "exhibit_ref": self.exhibit_ref,
             "kind": self.kind,
             "media_type": self.media_type,
@@ -85,6 +99,7 @@ class IngestOutcome:
             "sha256": self.sha256,
             "new_object": self.new_object,
             "duplicate_of": self.duplicate_of,
+            "repeated": self.repeated,
             "warnings": list(self.warnings),
             "error": self.error,
         }
@@ -203,11 +218,20 @@ def ingest(
             raise AlreadyExistsError(
                 f"case {case.reference} already has exhibit {explicit_ref}", exhibit_ref=explicit_ref
             )
+        if request.exhibit_uid:
+            done = exhibit_by_uid(session, check_exhibit_uid(request.exhibit_uid))
+            if done is not None:
+                return [_repeated_outcome(done, paths)]
     try:
         sources = collect_sources(paths)
         if explicit_ref and len(sources) != 1:
             raise BadReferenceError(
                 f"--exhibit-ref {explicit_ref} names one exhibit but {len(sources)} files were given",
+                files=len(sources),
+            )
+        if request.exhibit_uid and len(sources) != 1:
+            raise BadReferenceError(
+                f"exhibit uid {request.exhibit_uid} names one exhibit but {len(sources)} files were given",
                 files=len(sources),
             )
     except InputError as exc:
@@ -221,6 +245,24 @@ def ingest(
         outcomes.append(outcome)
         progress.file_done(outcome)
     return outcomes
+
+
+def _repeated_outcome(exhibit: Exhibit, paths: Iterable[str | os.PathLike[str]]) -> IngestOutcome:
+    original = exhibit.original
+    return IngestOutcome(
+        path=display_path(next(iter(paths), exhibit.source_path)),
+        exhibit_id=exhibit.id,
+        exhibit_uid=exhibit.uid,
+        exhibit_ref=exhibit.reference,
+        kind=exhibit.kind,
+        media_type=original.media_type,
+        size=original.size,
+        md5=original.md5,
+        sha1=original.sha1,
+        sha256=original.sha256,
+        repeated=True,
+        warnings=tuple(exhibit.warnings),
+    )
 
 
 def _record_refusal(
@@ -343,10 +385,23 @@ def _catalogue(
                 details={**source_details, **details},
             )
 
+        if request.exhibit_uid:
+            done = exhibit_by_uid(session, request.exhibit_uid)
+            if done is not None and done.original_sha256 == digests.sha256:
+                return _repeated_outcome(done, [path])
+            if done is not None:
+                raise AlreadyExistsError(
+                    f"exhibit uid {request.exhibit_uid} is already exhibit {done.reference} with other bytes",
+                    uid=request.exhibit_uid,
+                )
         existing = _existing_exhibit(session, case, digests.sha256)
         if existing is not None:
             again = "the same bytes were received again; recorded as a further receipt of this exhibit"
-            receipt(existing.id, again, duplicate_receipt=True)
+            if request.exhibit_uid:
+                receipt(existing.id, again, duplicate_receipt=True, received_as_uid=request.exhibit_uid)
+                session.add(ExhibitAlias(uid=request.exhibit_uid, exhibit_id=existing.id, created_at=now))
+            else:
+                receipt(existing.id, again, duplicate_receipt=True)
             return _outcome(path, existing, result, media, duplicate_of=existing.id)
         reference = explicit_ref or next_exhibit_reference(
             session, case, producer_initials(request.producer or request.by)
@@ -356,6 +411,7 @@ def _catalogue(
         ).first():
             raise AlreadyExistsError(f"case {case.reference} already has exhibit {reference}", exhibit_ref=reference)
         exhibit = Exhibit(
+            uid=request.exhibit_uid or new_exhibit_uid(),
             case_id=case.id,
             reference=reference,
             kind=kind,
@@ -376,6 +432,7 @@ def _catalogue(
             exhibit.id,
             None,
             exhibit_ref=reference,
+            exhibit_uid=exhibit.uid,
             kind=kind,
             producer=exhibit.producer,
             warnings=[w["code"] for w in warnings],
@@ -420,6 +477,7 @@ def _outcome(
     return IngestOutcome(
         path=display_path(path),
         exhibit_id=exhibit.id,
+        exhibit_uid=exhibit.uid,
         exhibit_ref=exhibit.reference,
         kind=exhibit.kind,
         media_type=media.mime,

@@ -423,6 +423,31 @@ class Ledger:
             yield from map(make, rows)
             after = rows[-1][0]
 
+    @staticmethod
+    def entries_for_exhibit(session: Session, exhibit_id: int) -> list[StoredEntry]:
+        """An exhibit's rows, with the row before each one (which its chain link points at), in seq order."""
+        Ledger.write_pending(session)
+        own = [
+            StoredEntry._make(r)
+            for r in session.execute(
+                text(f"SELECT {', '.join(_COLUMNS)} FROM custody_events WHERE exhibit_id = :e ORDER BY seq"),
+                {"e": exhibit_id},
+            )
+        ]
+        wanted = sorted({e.seq - 1 for e in own if e.seq > 1} - {e.seq for e in own})
+        before: list[StoredEntry] = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            placeholders = ", ".join(f":s{i}" for i in range(len(chunk)))
+            before.extend(
+                StoredEntry._make(r)
+                for r in session.execute(
+                    text(f"SELECT {', '.join(_COLUMNS)} FROM custody_events WHERE seq IN ({placeholders})"),
+                    {f"s{i}": seq for i, seq in enumerate(chunk)},
+                )
+            )
+        return sorted([*own, *before], key=lambda e: e.seq)
+
 
 _COLUMNS = (
     "seq",

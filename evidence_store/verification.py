@@ -13,10 +13,11 @@ from typing import Any
 from sqlalchemy import select
 
 from evidence_store.access import Actor, Permission, authorize
-from evidence_store.cases import get_case
+from evidence_store.cases import get_case, get_exhibit
 from evidence_store.catalog import AnalysisResult, Case, Derivative, Exhibit, StoredObject
 from evidence_store.custody import load_checkpoints
 from evidence_store.digests import Digests
+from evidence_store.errors import StoreUnavailableError, StoreWriteError
 from evidence_store.ledger import Ledger, LedgerVerification, StoredEntry
 from evidence_store.proofs import verify_ledger
 from evidence_store.system import EvidenceSystem
@@ -189,3 +190,39 @@ def fixity_sweep(system: EvidenceSystem, actor: Actor) -> VerificationReport:
     """The nightly sweep (a Dagster schedule calls this): the whole ledger, and every stored object re-read,
     decrypted and re-hashed, each recorded as HASH_VERIFIED or FIXITY_FAILED."""
     return verify(system, actor, objects=True)
+
+
+@dataclass(frozen=True, slots=True)
+class FixityResult:
+    """One object re-hashed: what the catalog expected, what the store gave back, and the error if any."""
+
+    exhibit_id: int
+    sha256: str
+    expected: Digests
+    observed: Digests | None
+    error: dict[str, Any] | None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def verify_exhibit_original(system: EvidenceSystem, actor: Actor, ident: str | int) -> FixityResult:
+    """Re-reads, decrypts and re-hashes one exhibit's original; records HASH_VERIFIED or FIXITY_FAILED.
+
+    Transient store failures (the store did not answer) raise instead: they say nothing about the bytes.
+    """
+    with system.catalog.reading() as session:
+        exhibit = get_exhibit(session, ident)
+        obj = exhibit.original
+        expected = Digests(obj.size, obj.md5, obj.sha1, obj.sha256)
+        exhibit_id, case_ref = exhibit.id, exhibit.case.reference
+    try:
+        observed = system.store.verify(expected.sha256, expected)
+    except (StoreUnavailableError, StoreWriteError):
+        raise
+    except ExhibitError as exc:
+        _record_fixity(system, CustodyAction.FIXITY_FAILED, actor, case_ref, exhibit_id, expected.sha256, exc.to_dict())
+        return FixityResult(exhibit_id, expected.sha256, expected, None, exc.to_dict())
+    _record_fixity(system, CustodyAction.HASH_VERIFIED, actor, case_ref, exhibit_id, expected.sha256, {})
+    return FixityResult(exhibit_id, expected.sha256, expected, observed, None)

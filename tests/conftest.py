@@ -22,6 +22,10 @@ from evidence_store.access import Actor, add_user, bootstrap_admin, resolve_acto
 from evidence_store.settings import Settings
 from evidence_store.system import EvidenceSystem
 
+# Pipeline steps retry transient failures after EXHIBIT_RETRY_DELAY seconds (10 in production); read when the
+# Dagster definitions are imported, so set before any test module imports them.
+os.environ.setdefault("EXHIBIT_RETRY_DELAY", "1")
+
 PG_ADMIN_URL = os.environ.get("EXHIBIT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 S3_KEY, S3_SECRET = "exhibit-test", "exhibit-test-secret"
 
@@ -40,41 +44,58 @@ def _rclone() -> str:
     return found
 
 
+def start_rclone(root: Path, port: int, log_path: Path) -> subprocess.Popen[bytes]:
+    """`rclone serve s3` on 127.0.0.1:`port` over `root`, once it accepts connections."""
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [
+                _rclone(),
+                "serve",
+                "s3",
+                "--addr",
+                f"127.0.0.1:{port}",
+                "--auth-key",
+                f"{S3_KEY},{S3_SECRET}",
+                str(root),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return proc
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"rclone serve s3 did not start; see {log_path}")
+            time.sleep(0.1)
+
+
+def s3_environment(endpoint: str) -> dict[str, str]:
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": S3_KEY,
+        "AWS_SECRET_ACCESS_KEY": S3_SECRET,
+        "AWS_REGION": "us-east-1",
+    }
+
+
 @pytest.fixture(scope="session")
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real S3 server on a free loopback port, serving a temp folder; stopped after the session."""
     root = tmp_path_factory.mktemp("s3")
     port = _free_port()
-    log = open(root.parent / f"rclone-{port}.log", "wb")  # noqa: SIM115 - closed after the server stops
-    proc = subprocess.Popen(
-        [_rclone(), "serve", "s3", "--addr", f"127.0.0.1:{port}", "--auth-key", f"{S3_KEY},{S3_SECRET}", str(root)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"rclone serve s3 did not start; see {log.name}")
-            time.sleep(0.1)
+    proc = start_rclone(root, port, root.parent / f"rclone-{port}.log")
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(timeout=10)
-    log.close()
 
 
 @pytest.fixture
 def s3_env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    env = {
-        "AWS_ENDPOINT_URL": s3_endpoint,
-        "AWS_ACCESS_KEY_ID": S3_KEY,
-        "AWS_SECRET_ACCESS_KEY": S3_SECRET,
-        "AWS_REGION": "us-east-1",
-    }
+    env = s3_environment(s3_endpoint)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env
@@ -168,3 +189,22 @@ def settings_env(settings: Settings) -> dict[str, str]:
         }
     )
     return env
+
+
+def flip_stored_byte(system: EvidenceSystem, sha256: str) -> None:
+    """Tampers with a stored object behind Exhibit's back: one ciphertext byte near its end flipped."""
+    from evidence_store.backends import LocalBackend, S3Backend
+    from evidence_store.objects import object_key
+
+    key = object_key(sha256)
+    backend = system.store.backend
+    size = backend.size(key)
+    assert size is not None
+    raw = bytearray(backend.read_range(key, 0, size))
+    raw[-5] ^= 0xFF
+    if isinstance(backend, LocalBackend):
+        (backend.root / key).chmod(0o644)
+        (backend.root / key).write_bytes(bytes(raw))
+    else:
+        assert isinstance(backend, S3Backend)
+        backend.s3.put_object(Bucket=backend.bucket, Key=backend.prefix + key, Body=bytes(raw))

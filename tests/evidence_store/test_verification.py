@@ -6,14 +6,13 @@ from pathlib import Path
 import pytest
 
 from evidence_store.access import SERVICE, Actor
-from evidence_store.backends import LocalBackend, S3Backend
 from evidence_store.cases import create_case
 from evidence_store.catalog import CustodyEventRow, StoredObject
 from evidence_store.intake import IngestRequest, ingest
 from evidence_store.ledger import Ledger
-from evidence_store.objects import object_key
 from evidence_store.system import EvidenceSystem
 from evidence_store.verification import verify
+from tests.conftest import flip_stored_byte
 
 
 @pytest.fixture
@@ -43,18 +42,7 @@ def test_clean_deployment_verifies_and_records_fixity(system: EvidenceSystem, in
 
 def test_tampered_object_is_named_and_recorded(system: EvidenceSystem, ingested: list[str]) -> None:
     victim = ingested[1]
-    key = object_key(victim)
-    backend = system.store.backend
-    size = backend.size(key)
-    assert size is not None
-    raw = bytearray(backend.read_range(key, 0, size))
-    raw[-5] ^= 0xFF
-    if isinstance(backend, LocalBackend):
-        (backend.root / key).chmod(0o644)
-        (backend.root / key).write_bytes(bytes(raw))
-    else:
-        assert isinstance(backend, S3Backend)
-        backend.s3.put_object(Bucket=backend.bucket, Key=backend.prefix + key, Body=bytes(raw))
+    flip_stored_byte(system, victim)
     report = verify(system, SERVICE, objects=True)
     assert not report.ok and report.ledger.ok
     assert [(p.code, p.sha256) for p in report.problems] == [("EX-CHUNK-TAMPERED", victim)]

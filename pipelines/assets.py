@@ -1,0 +1,205 @@
+"""Exhibit assets: one dynamic partition per exhibit (its uid), thin adapters over `evidence_store/`.
+
+The asset graph, as the architecture draws it::
+
+    original ─┬─ media_probe ─ review_proxy, thumbnails, keyframes ─ face_detections ─ case_persons
+              ├─ photo_metadata ─ face_detections
+              ├─ audio_analysis
+              └─ device_verification ─ device_file_listing ─ extracted_media (child exhibits -> new partitions)
+
+Only `original` exists so far; each analysis is added here as an asset with `deps=[original]` (or its own
+upstream), `partitions_def=exhibit_partitions` and the same retry policy, and the `process_exhibit` job picks
+it up without further wiring because it selects every exhibit-partitioned asset. An analysis that does not
+apply to an exhibit's kind returns without output (`output_required=False`), so a photo never waits on a
+device-image step.
+"""
+
+import os
+import warnings
+from typing import Any
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    Config,
+    DynamicPartitionsDefinition,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    asset_check,
+)
+
+from evidence_store.access import SERVICE
+from evidence_store.custody import verify_exhibit_events
+from evidence_store.intake import ingest
+from evidence_store.intake_folders import DropTicket, ingest_dropped
+from evidence_store.processing import ExhibitSummary, exhibit_summary
+from evidence_store.verification import verify_exhibit_original
+from pipelines.execution import deadline, failure, retry_policy, step_timeout
+from pipelines.resources import EvidenceStoreResource
+from schemas.errors import ExhibitError
+
+exhibit_partitions = DynamicPartitionsDefinition(name="exhibits")
+
+# Checks per exhibit partition are "preview" in Dagster 1.13; without them a check would re-verify every
+# exhibit at once. The warning says nothing an operator can act on.
+warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec")
+
+
+class IntakeConfig(Config):
+    """Where the bytes of a new exhibit are: a drop-folder file (set by the intake sensor) or a path.
+
+    Left empty for an exhibit that is already in the store (re-runs and `exhibit analyze`).
+    """
+
+    intake: str | None = None  # the drop folder's name; `name` is then the file's name in it
+    name: str | None = None
+    path: str | None = None  # a file to ingest directly (no drop folder)
+    case: str = ""
+    by: str = ""
+    kind: str = "auto"
+    exhibit_ref: str | None = None
+    producer: str | None = None
+    seized_from: str | None = None
+    seized_at: str | None = None
+    description: str | None = None
+
+    def ticket(self) -> DropTicket:
+        """The drop ticket (for a path: the same details; the folder name then goes unused)."""
+        fields = self.model_dump(exclude={"intake", "name", "path"})
+        return DropTicket(intake=self.intake or "", name=self.name or self.path or "", **fields)
+
+
+def review_link(summary: ExhibitSummary) -> str:
+    base = os.environ.get("EXHIBIT_REVIEW_URL", "http://127.0.0.1:8501").rstrip("/")
+    return f"{base}/exhibit?uid={summary.uid}"
+
+
+def original_metadata(summary: ExhibitSummary, **extra: Any) -> dict[str, Any]:
+    """What an analyst wants to see on the materialization: identity, digests, size, warnings, links."""
+    return {
+        "exhibit": MetadataValue.text(f"{summary.case_ref}:{summary.exhibit_ref}"),
+        "exhibit_id": MetadataValue.int(summary.exhibit_id),
+        "kind": MetadataValue.text(summary.kind),
+        "media_type": MetadataValue.text(summary.media_type),
+        "size_bytes": MetadataValue.int(summary.digests.size),
+        "md5": MetadataValue.text(summary.digests.md5),
+        "sha1": MetadataValue.text(summary.digests.sha1),
+        "sha256": MetadataValue.text(summary.digests.sha256),
+        "warnings": MetadataValue.int(summary.warnings),
+        "custody_events": MetadataValue.int(summary.custody_events),
+        "source_name": MetadataValue.text(summary.source_name),
+        "review": MetadataValue.url(review_link(summary)),
+        "inspect": MetadataValue.md(
+            f"`exhibit show {summary.uid}` · `exhibit custody show {summary.uid}` · "
+            f"`exhibit custody proof {summary.uid}`"
+        ),
+        **extra,
+    }
+
+
+@asset(
+    partitions_def=exhibit_partitions,
+    retry_policy=retry_policy(),
+    group_name="exhibits",
+    kinds={"python"},
+    description="The original: hashed (MD5, SHA-1, SHA-256 in one pass), encrypted, stored, and on the ledger.",
+)
+def original(
+    context: AssetExecutionContext, config: IntakeConfig, evidence: EvidenceStoreResource
+) -> MaterializeResult[None]:
+    uid = context.partition_key
+    system = evidence.system()
+    extra: dict[str, Any] = {}
+    summary = exhibit_summary(system, uid)
+    try:
+        if config.intake:
+            # Also when the exhibit exists: a retry after the commit but before the file was moved moves it now.
+            folder = evidence.intake_folder(config.intake)
+            source = folder.source(config.name or "")
+            size = source.stat().st_size if source.exists() else 0
+            with deadline(step_timeout(size), f"ingest of {config.name}"):
+                dropped = ingest_dropped(system, SERVICE, folder, config.ticket(), uid)
+            context.log.info(f"{config.name}: {dropped.disposition} ({dropped.now_at or 'gone'})")
+            extra["intake"] = MetadataValue.text(f"{config.intake}: {config.name} ({dropped.disposition})")
+            outcome = dropped.outcome
+        elif summary is None and config.path:
+            size = os.stat(config.path).st_size if os.path.exists(config.path) else 0
+            with deadline(step_timeout(size), f"ingest of {config.path}"):
+                outcome = ingest(system, SERVICE, [config.path], config.ticket().request(uid))[0]
+        elif summary is None:
+            message = f"partition {uid} names no exhibit in the store and the run names no file to ingest"
+            raise failure({"code": "EX-PIPELINE-NO-SOURCE", "message": message})
+        else:
+            outcome = None
+    except ExhibitError as exc:
+        raise failure(exc) from exc
+    if outcome is not None:
+        if outcome.error is not None:
+            raise failure(outcome.error, file=MetadataValue.text(outcome.path))
+        summary = exhibit_summary(system, uid)
+        assert summary is not None
+        if outcome.duplicate_of is not None:
+            extra["duplicate_of"] = MetadataValue.text(summary.uid)
+            context.log.info(f"same bytes as exhibit {summary.exhibit_ref} ({summary.uid}): a further receipt")
+    assert summary is not None
+    return MaterializeResult(metadata=original_metadata(summary, **extra))
+
+
+@asset_check(
+    asset=original,
+    name="fixity",
+    partitions_def=exhibit_partitions,
+    retry_policy=retry_policy(),
+    description="The stored original re-reads, decrypts and re-hashes to the digests recorded at receipt.",
+)
+def fixity(context: AssetCheckExecutionContext, evidence: EvidenceStoreResource) -> AssetCheckResult:
+    system = evidence.system()
+    summary = exhibit_summary(system, context.partition_key)
+    if summary is None:
+        return AssetCheckResult(passed=False, metadata={"code": "EX-NOT-FOUND"}, description="no exhibit yet")
+    try:
+        with deadline(step_timeout(summary.digests.size), f"fixity of {summary.uid}"):
+            result = verify_exhibit_original(system, SERVICE, summary.uid)
+    except ExhibitError as exc:
+        raise failure(exc) from exc
+    metadata: dict[str, Any] = {"sha256": summary.digests.sha256, "size_bytes": summary.digests.size}
+    if result.error is not None:
+        metadata.update(code=result.error["code"], message=result.error["message"])
+    return AssetCheckResult(
+        passed=result.ok,
+        severity=AssetCheckSeverity.ERROR,
+        metadata=metadata,
+        description=None if result.ok else f"[{result.error['code']}] {result.error['message']}",  # type: ignore[index]
+    )
+
+
+@asset_check(
+    asset=original,
+    name="custody_chain",
+    partitions_def=exhibit_partitions,
+    description="The exhibit's ledger events hash, are signed by known keys, chain to the entries before them, "
+    "and its first receipt signs for the catalog's digests.",
+)
+def custody_chain(context: AssetCheckExecutionContext, evidence: EvidenceStoreResource) -> AssetCheckResult:
+    system = evidence.system()
+    summary = exhibit_summary(system, context.partition_key)
+    if summary is None:
+        return AssetCheckResult(passed=False, metadata={"code": "EX-NOT-FOUND"}, description="no exhibit yet")
+    verdict = verify_exhibit_events(system, summary.uid)
+    return AssetCheckResult(
+        passed=verdict.ok,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "events_checked": verdict.checked,
+            "head_hash": verdict.head_hash or "",
+            **({"code": verdict.code, "first_bad_seq": verdict.first_bad_seq or 0} if not verdict.ok else {}),
+        },
+        description=None if verdict.ok else f"[{verdict.code}] {verdict.reason}",
+    )
+
+
+EXHIBIT_ASSETS = [original]
+EXHIBIT_CHECKS = [fixity, custody_chain]

@@ -1,0 +1,43 @@
+"""The Dagster code location of Exhibit: `dagster dev -m pipelines.definitions`, or `exhibit serve`.
+
+Assets are partitioned by exhibit uid; sensors watch the configured drop folders; schedules run the nightly
+fixity sweep and hourly ledger checkpoints. Deployment choices (local or S3 store, SQLite or PostgreSQL
+catalog, executor) come from the environment, as for the CLI.
+"""
+
+from __future__ import annotations
+
+from dagster import Definitions
+
+from evidence_store.intake_folders import load_intake_folders
+from pipelines.assets import EXHIBIT_ASSETS, EXHIBIT_CHECKS
+from pipelines.execution import executor
+from pipelines.intake_sensors import intake_sensor
+from pipelines.jobs import process_exhibit_job
+from pipelines.maintenance import (
+    fixity_sweep_job,
+    hourly_checkpoint,
+    intake_quarantine_job,
+    ledger_checkpoint_job,
+    nightly_fixity,
+)
+from pipelines.resources import EvidenceStoreResource
+
+
+def build_definitions(evidence: EvidenceStoreResource | None = None) -> Definitions:
+    """The code location: deployments take the environment's settings, tests pass their own resource. The drop
+    folders are those the resource's settings configure (`intake.toml` under EXHIBIT_HOME)."""
+    evidence = evidence or EvidenceStoreResource()
+    folders = load_intake_folders(evidence.settings())
+    return Definitions(
+        assets=EXHIBIT_ASSETS,
+        asset_checks=EXHIBIT_CHECKS,
+        jobs=[process_exhibit_job, fixity_sweep_job, ledger_checkpoint_job, intake_quarantine_job],
+        sensors=[intake_sensor(folder) for folder in folders],
+        schedules=[nightly_fixity, hourly_checkpoint],
+        resources={"evidence": evidence},
+        executor=executor(),
+    )
+
+
+defs = build_definitions()
