@@ -587,6 +587,108 @@ def get(exhibit: str, out_file: Path, reason: str, as_json: bool) -> None:
 
 
 @cli.command()
+@click.option("--case", "case_ref", help="Every exhibit of this case.")
+@click.option("--exhibit", help="One exhibit: id, uid or CASE:REF.")
+@click.option(
+    "--via",
+    type=click.Choice(["auto", "server", "here"]),
+    default="auto",
+    show_default=True,
+    help="Submit to the running Dagster server, or run in this process (auto: the server if it answers).",
+)
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Follow submitted runs to the end.")
+@json_option
+def analyze(case_ref: str | None, exhibit: str | None, via: str, wait: bool, as_json: bool) -> None:
+    """Run the exhibit pipeline (ingest check, analyses, fixity and custody checks) without the UI."""
+    from evidence_store.processing import exhibit_uids
+    from pipelines.orchestration import LaunchedRun, dagster_url, run_here, server_answers, submit_to_server
+
+    def report(run: LaunchedRun) -> None:
+        if not as_json:
+            colour = {"SUCCESS": "green", "FAILURE": "red"}.get(run.status, "yellow")
+            out.print(
+                f"{run.uid}  run {run.run_id}  [{colour}]{run.status}[/]" + (f"  {run.error}" if run.error else "")
+            )
+
+    with _coded(as_json):
+        system, actor = _acting()
+        uids = exhibit_uids(system, actor, case_ref=case_ref, exhibit=exhibit)
+        url = dagster_url()
+        if via == "server" or (via == "auto" and server_answers(url)):
+            runs = submit_to_server(system.settings, url, uids, wait, report)
+        else:
+            runs = run_here(system.settings, uids, report)
+    failed = [r for r in runs if r.status == "FAILURE"]
+    if as_json:
+        _emit_json({"runs": [r.to_dict() for r in runs], "failed": len(failed)})
+    else:
+        out.print(f"{len(runs)} run(s), {len(failed)} failed")
+    if failed:
+        sys.exit(EXIT_FAILED)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Listen here (loopback unless you mean it).")
+@click.option("--port", default=3000, show_default=True, type=int, help="The Dagster webserver's port.")
+@click.option("--no-daemon", is_flag=True, help="No sensors, schedules or run queue (the UI only).")
+@json_option
+def serve(host: str, port: int, no_daemon: bool, as_json: bool) -> None:
+    """Start the Dagster webserver and daemon with the project's DAGSTER_HOME; Ctrl-C stops them."""
+    import signal
+    import time
+
+    from pipelines.orchestration import serve as start
+
+    with _coded(as_json):
+        settings = Settings.from_env()
+        _open().close()  # a deployment that is not initialised fails here, with its code, not in a child's log
+        served = start(settings, host, port, daemon=not no_daemon)
+    info = {
+        "urls": served.urls,
+        "dagster_home": str(served.dagster_home),
+        "pids": {name: proc.pid for name, proc in served.processes.items()},
+    }
+    if as_json:
+        _emit_json(info)
+    else:
+        out.print(f"Dagster UI: {served.urls['dagster']}   (DAGSTER_HOME={served.dagster_home})")
+        out.print("Ctrl-C stops it.")
+    sys.stdout.flush()
+    stopping = False
+
+    def stop(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while not stopping and all(p.poll() is None for p in served.processes.values()):
+            time.sleep(0.5)
+    finally:
+        served.stop()
+    exited = [name for name, p in served.processes.items() if p.returncode not in (0, -signal.SIGINT, None)]
+    if exited and not stopping:
+        err.print(f"[bold red]\\[EX-SERVE-EXITED][/] {', '.join(exited)} stopped; see {settings.home}/logs")
+        sys.exit(EXIT_FAILED)
+
+
+@cli.command()
+@click.option("--concurrency", "-c", default=1, show_default=True, type=int, help="Steps this worker runs at once.")
+@click.option("--name", help="Worker name (default: celery@HOSTNAME).")
+def worker(concurrency: int, name: str | None) -> None:
+    """Run a Celery worker for the Celery executor (EXHIBIT_EXECUTOR=celery), on this or another machine."""
+    from pipelines.dagster_home import ensure_dagster_home
+    from pipelines.orchestration import worker_command
+
+    with _coded(False):
+        home = ensure_dagster_home(Settings.from_env())
+        command = worker_command(concurrency, name)
+    os.environ["DAGSTER_HOME"] = str(home)
+    os.execv(command[0], command)
+
+
+@cli.command()
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None, help="Where to write sample files.")
 @json_option
 def demo(out_dir: Path | None, as_json: bool) -> None:

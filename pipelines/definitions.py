@@ -7,7 +7,7 @@ catalog, executor) come from the environment, as for the CLI.
 
 from __future__ import annotations
 
-from dagster import Definitions
+from dagster import Definitions, JobDefinition
 
 from evidence_store.intake_folders import load_intake_folders
 from pipelines.assets import EXHIBIT_ASSETS, EXHIBIT_CHECKS
@@ -41,3 +41,8 @@ def build_definitions(evidence: EvidenceStoreResource | None = None) -> Definiti
 
 
 defs = build_definitions()
+
+
+def process_exhibit_job_definition() -> JobDefinition:
+    """Reconstructable by name, for executors that run steps in other processes or machines (Celery)."""
+    return defs.resolve_job_def("process_exhibit")
