@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from dagster import DagsterInstance, ExecuteInProcessResult, materialize
+from dagster import DagsterInstance, ExecuteInProcessResult, RunRequest, SensorResult, build_sensor_context, materialize
 
 from evidence_store.settings import Settings
 from pipelines.assets import EXHIBIT_ASSETS, EXHIBIT_CHECKS, exhibit_partitions
+from pipelines.definitions import build_definitions
 from pipelines.resources import EvidenceStoreResource
 
 
@@ -50,3 +53,50 @@ def failure_description(result: ExecuteInProcessResult) -> str:
     data = failures[-1].step_failure_data
     assert data is not None and data.user_failure_data is not None, data
     return data.user_failure_data.description or ""
+
+
+class Intake:
+    """One configured drop folder, its sensor, and the runs it asks for, executed in-process."""
+
+    def __init__(self, settings: Settings, tmp_path: Path, **folder: str) -> None:
+        self.settings = settings
+        self.folder = tmp_path / "drop"
+        lines = ["[[intake]]", 'name = "bwv-dock"', f'folder = "{self.folder}"']
+        lines += [f'{k} = "{v}"' for k, v in folder.items()]
+        settings.home.mkdir(parents=True, exist_ok=True)
+        (settings.home / "intake.toml").write_text("\n".join(lines) + "\n")
+        self.defs = build_definitions(evidence_resource(settings))
+        self.sensor = self.defs.resolve_sensor_def("intake_bwv_dock")
+        self.instance = DagsterInstance.ephemeral()
+        self.cursor: str | None = None
+
+    def drop(self, name: str, data: bytes, sidecar: dict[str, Any] | str | None = None, done: bool = True) -> Path:
+        path = self.folder / name
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if sidecar is not None:
+            text = sidecar if isinstance(sidecar, str) else json.dumps(sidecar)
+            (self.folder / f"{name}.exhibit.json").write_text(text)
+        path.write_bytes(data)
+        if done:
+            (self.folder / f"{name}.done").touch()
+        return path
+
+    def tick(self) -> list[RunRequest]:
+        context = build_sensor_context(instance=self.instance, cursor=self.cursor)
+        result = self.sensor(context)
+        assert isinstance(result, SensorResult)
+        self.cursor = result.cursor
+        for request in result.dynamic_partitions_requests or []:
+            self.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+        return list(result.run_requests or [])
+
+    def execute(self, request: RunRequest) -> Any:
+        assert request.job_name is not None
+        job = self.defs.resolve_job_def(request.job_name)
+        return job.execute_in_process(
+            run_config=request.run_config,
+            partition_key=request.partition_key,
+            instance=self.instance,
+            tags=request.tags,
+            raise_on_error=False,
+        )
