@@ -21,10 +21,13 @@ from evidence_store.access import Actor, add_member, add_user, bootstrap_admin, 
 from evidence_store.cases import create_case
 from evidence_store.custody import exhibit_proof, make_checkpoint
 from evidence_store.errors import AlreadyExistsError
-from evidence_store.intake import IngestRequest, ingest
+from evidence_store.intake_folders import load_intake_folders
+from evidence_store.processing import exhibit_summary
 from evidence_store.settings import Settings
 from evidence_store.system import EvidenceSystem
 from evidence_store.verification import verify
+from pipelines.dagster_home import dagster_home
+from pipelines.orchestration import process_drops
 
 DEMO_CASE = "OP-DEMO-001"
 
@@ -117,13 +120,29 @@ def run_demo(settings: Settings, folder: Path | None, echo: Callable[[str], None
         say(f"case {DEMO_CASE} exists already: adding receipts to it")
     for name in ("dc.brown", "sup.khan", "do.patel"):
         add_member(system, team["demo.admin"], DEMO_CASE, name)
-    outcomes = ingest(
-        system, analyst, [folder], IngestRequest(case_ref=DEMO_CASE, by="Jane Smith", description="demo intake")
-    )
-    for o in outcomes:
-        note = f" (receipt of exhibit {o.duplicate_of})" if o.duplicate_of else ""
-        warn = "".join(f" [{w['code']}]" for w in o.warnings)
-        say(f"  {o.exhibit_ref:<6} {o.kind:<12} {o.size:>9,} B  sha256 {o.sha256}{note}{warn}")
+    # Through the pipeline, as an officer's upload would go: into the drop folder with a sidecar each, then the
+    # intake sensor's look and the runs it asks for (the daemon does the same every few seconds once served).
+    drop = next(f for f in load_intake_folders(settings) if f.name == "default").folder
+    drop.mkdir(parents=True, exist_ok=True)
+    for path in files:
+        sidecar = {"case": DEMO_CASE, "producer": "Jane Smith", "description": f"demo intake: {path.name}"}
+        shutil.copyfile(path, drop / path.name)
+        (drop / f"{path.name}.exhibit.json").write_text(json.dumps(sidecar))
+        (drop / f"{path.name}.done").touch()
+    say(f"dropped them into the intake folder {drop}; the intake sensor hands each to a Dagster run:")
+    runs = process_drops(settings, lambda run: None)
+    exhibits = []
+    for run in runs:
+        summary = exhibit_summary(system, run.uid) if run.status == "SUCCESS" else None
+        if summary is None:
+            say(f"  run {run.run_id[:8]} {run.status}: {run.error}")
+            continue
+        exhibits.append({**summary.to_dict(), "run_id": run.run_id})
+        warn = f"  ({summary.warnings} warning)" if summary.warnings else ""
+        say(
+            f"  run {run.run_id[:8]} {summary.exhibit_ref:<6} {summary.kind:<12} {summary.digests.size:>9,} B  "
+            f"sha256 {summary.digests.sha256}{warn}"
+        )
     checkpoint = make_checkpoint(system, supervisor)
     say(f"sup.khan signed a checkpoint over {checkpoint.tree_size} custody events (root {checkpoint.root[:16]}…)")
     report = verify(system, supervisor, case_ref=DEMO_CASE, objects=True)
@@ -136,17 +155,25 @@ def run_demo(settings: Settings, folder: Path | None, echo: Callable[[str], None
     for p in report.problems:
         say(f"[{p.code}] {p.message}")
     say("VERIFIED" if report.ok else "NOT VERIFIED")
-    first = next((o for o in outcomes if o.ok), None)
+    first = exhibits[0] if exhibits else None
     if first is not None:
         proof_path = settings.home / "demo-proof.json"
-        proof_path.write_text(json.dumps(exhibit_proof(system, team["do.patel"], first.exhibit_id or 0), indent=1))
+        proof_path.write_text(json.dumps(exhibit_proof(system, team["do.patel"], first["exhibit_id"]), indent=1))
         key_dir = settings.keys_dir / "signing"
         say("")
         say("Look around (EXHIBIT_HOME as above; every view is recorded on the custody ledger):")
         say(f"  uv run exhibit --as dc.brown case show {DEMO_CASE}")
-        say(f"  uv run exhibit --as dc.brown show {DEMO_CASE}:{first.exhibit_ref}")
-        say(f"  uv run exhibit --as dc.brown custody show {DEMO_CASE}:{first.exhibit_ref}")
+        say(f"  uv run exhibit --as dc.brown show {DEMO_CASE}:{first['exhibit_ref']}")
+        say(f"  uv run exhibit --as dc.brown custody show {DEMO_CASE}:{first['exhibit_ref']}")
         say(f"  uv run exhibit --as jane.smith query warnings --case {DEMO_CASE}")
         say(f"  uv run exhibit custody verify-proof {proof_path} --key {key_dir}   # offline, no database")
+        say(f"  uv run exhibit serve    # the Dagster UI (runs above are in {dagster_home(settings)}), sensors on")
+        say(f"  cp FILE {drop}/         # with FILE.exhibit.json naming the case; the running sensor ingests it")
     system.close()
-    return {"case": DEMO_CASE, "exhibits": [o.to_dict() for o in outcomes], "verification": report.to_dict()}
+    return {
+        "case": DEMO_CASE,
+        "exhibits": exhibits,
+        "runs": [r.to_dict() for r in runs],
+        "verification": report.to_dict(),
+        "dagster_home": str(dagster_home(settings)),
+    }

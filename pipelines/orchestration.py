@@ -87,18 +87,60 @@ def run_here(settings: Settings, uids: list[str], on_done: Callable[[LaunchedRun
                 instance=instance,
                 raise_on_error=False,
                 tags={"exhibit/launched_by": "cli"},
-                # The run's full event log is in DAGSTER_HOME (and the UI); the terminal gets one line per run.
-                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+                run_config=_QUIET,
             )
-            error = None
-            if not result.success:
-                failures = [e for e in result.all_events if e.is_step_failure]
-                data = failures[-1].step_failure_data if failures else None
-                user = data.user_failure_data if data else None
-                error = (user.description if user else None) or (data.error.message if data and data.error else None)
-            run = LaunchedRun(uid, result.run_id, "SUCCESS" if result.success else "FAILURE", error)
+            run = _outcome(uid, result)
             on_done(run)
             launched.append(run)
+    return launched
+
+
+# The run's full event log is in DAGSTER_HOME (and the UI); the terminal gets one line per run.
+_QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def _outcome(uid: str, result: Any) -> LaunchedRun:
+    error = None
+    if not result.success:
+        failures = [e for e in result.all_events if e.is_step_failure]
+        data = failures[-1].step_failure_data if failures else None
+        user = data.user_failure_data if data else None
+        error = (user.description if user else None) or (data.error.message if data and data.error else None)
+    return LaunchedRun(uid, result.run_id, "SUCCESS" if result.success else "FAILURE", error)
+
+
+def process_drops(settings: Settings, on_done: Callable[[LaunchedRun], None]) -> list[LaunchedRun]:
+    """One look by every drop-folder sensor, here and now, and the runs it asks for executed in this process.
+
+    What the daemon does on its own every few seconds; for `exhibit demo` and scripts that cannot wait for it.
+    Files are picked up if marked `.done` (a first look cannot know whether an unmarked file is still growing).
+    """
+    from dagster import DagsterInstance, SensorResult, build_sensor_context
+
+    from pipelines.definitions import defs
+
+    _use_home(settings)
+    launched = []
+    with DagsterInstance.get() as instance:
+        for watcher in defs.sensors or []:
+            if not watcher.name.startswith("intake_"):
+                continue
+            result = watcher(build_sensor_context(instance=instance))
+            assert isinstance(result, SensorResult)
+            for added in result.dynamic_partitions_requests or []:
+                instance.add_dynamic_partitions(PARTITIONS, list(getattr(added, "partition_keys", [])))
+            for request in result.run_requests or []:
+                assert request.job_name is not None
+                outcome = defs.resolve_job_def(request.job_name).execute_in_process(
+                    run_config={**request.run_config, **_QUIET},
+                    partition_key=request.partition_key,
+                    instance=instance,
+                    tags=request.tags,
+                    raise_on_error=False,
+                )
+                run = _outcome(request.partition_key or request.tags.get("exhibit/file", ""), outcome)
+                on_done(run)
+                launched.append(run)
     return launched
 
 
