@@ -145,3 +145,17 @@ def test_custody_proof_round_trip(settings: Settings, tmp_path: Path) -> None:
         [EXHIBIT, "custody", "verify-proof", str(proof), "--key", str(keys)], env=bare, capture_output=True, text=True
     )
     assert refused.returncode == 1 and "PROOF INVALID" in refused.stdout
+
+
+@pytest.mark.parametrize("settings", ["file-sqlite"], indirect=True)
+def test_demo_builds_its_case_through_the_pipeline(settings: Settings) -> None:
+    summary = run_json(settings, "demo")
+    assert summary["verification"]["ok"]
+    assert len(summary["runs"]) == len(summary["exhibits"]) >= 4
+    assert {r["status"] for r in summary["runs"]} == {"SUCCESS"}
+    assert {e["uid"] for e in summary["exhibits"]} == {r["uid"] for r in summary["runs"]}
+    processed = settings.home / "intake" / "processed"
+    assert sorted(p.name for p in processed.iterdir() if not p.name.endswith((".json", ".done"))) == sorted(
+        p.name for p in (settings.home / "demo-input").iterdir()
+    )
+    assert (Path(summary["dagster_home"]) / "dagster.yaml").exists()
