@@ -28,6 +28,7 @@ test: lint unit
 bench: setup
 	$(UV_RUN) python bench/ingest.py
 	$(UV_RUN) python bench/ledger.py
+	$(UV_RUN) python bench/pipeline.py
 
 clean:
 	rm -rf .exhibit .pytest_cache .mypy_cache .ruff_cache
