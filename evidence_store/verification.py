@@ -118,6 +118,10 @@ def verify(
         expected = Digests(obj.size, obj.md5, obj.sha1, obj.sha256)
         try:
             system.store.verify(sha256, expected)
+        except (StoreUnavailableError, StoreWriteError):
+            # The store did not answer: that says nothing about the bytes, and must not put thousands of
+            # FIXITY_FAILED events on the ledger during an outage. The sweep stops here and is retried.
+            raise
         except ExhibitError as exc:
             report.problems.append(Problem(exc.code, exc.message, exhibit.id, sha256))
             _record_fixity(system, CustodyAction.FIXITY_FAILED, actor, reference, exhibit.id, sha256, exc.to_dict())

@@ -37,7 +37,7 @@ from evidence_store.intake import ingest
 from evidence_store.intake_folders import DropTicket, ingest_dropped
 from evidence_store.processing import ExhibitSummary, exhibit_summary
 from evidence_store.verification import verify_exhibit_original
-from pipelines.execution import deadline, failure, retry_policy, step_timeout
+from pipelines.execution import coded_failures, deadline, failure, retry_policy, step_timeout
 from pipelines.resources import EvidenceStoreResource
 from schemas.errors import ExhibitError
 
@@ -160,11 +160,8 @@ def fixity(context: AssetCheckExecutionContext, evidence: EvidenceStoreResource)
     summary = exhibit_summary(system, context.partition_key)
     if summary is None:
         return AssetCheckResult(passed=False, metadata={"code": "EX-NOT-FOUND"}, description="no exhibit yet")
-    try:
-        with deadline(step_timeout(summary.digests.size), f"fixity of {summary.uid}"):
-            result = verify_exhibit_original(system, SERVICE, summary.uid)
-    except ExhibitError as exc:
-        raise failure(exc) from exc
+    with coded_failures(), deadline(step_timeout(summary.digests.size), f"fixity of {summary.uid}"):
+        result = verify_exhibit_original(system, SERVICE, summary.uid)
     metadata: dict[str, Any] = {"sha256": summary.digests.sha256, "size_bytes": summary.digests.size}
     if result.error is not None:
         metadata.update(code=result.error["code"], message=result.error["message"])

@@ -102,6 +102,15 @@ def failure(error: ExhibitError | Mapping[str, Any], **metadata: Any) -> Failure
     )
 
 
+@contextlib.contextmanager
+def coded_failures() -> Iterator[None]:
+    """Turns a coded error raised in a step into a Dagster failure that shows its code (and retries if transient)."""
+    try:
+        yield
+    except ExhibitError as exc:
+        raise failure(exc) from exc
+
+
 def executor() -> ExecutorDefinition:
     """The executor the deployment's settings choose; a run's own config can still override it."""
     choice = os.environ.get("EXHIBIT_EXECUTOR", "multiprocess")

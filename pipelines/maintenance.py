@@ -16,14 +16,15 @@ from evidence_store.access import SERVICE
 from evidence_store.custody import make_checkpoint
 from evidence_store.intake_folders import quarantine
 from evidence_store.verification import fixity_sweep
-from pipelines.execution import retry_policy
+from pipelines.execution import coded_failures, retry_policy
 from pipelines.resources import EvidenceStoreResource
 
 
 @op(retry_policy=retry_policy())
 def sweep_fixity(context: OpExecutionContext, evidence: EvidenceStoreResource) -> Output[None]:
     """The whole ledger verified and every stored object re-read, decrypted and re-hashed."""
-    report = fixity_sweep(evidence.system(), SERVICE)
+    with coded_failures():
+        report = fixity_sweep(evidence.system(), SERVICE)
     summary = report.to_dict()
     metadata = {
         "ledger_ok": MetadataValue.bool(report.ledger.ok),
@@ -58,7 +59,8 @@ def fixity_sweep_job() -> None:
 
 @op(retry_policy=retry_policy())
 def sign_checkpoint(context: OpExecutionContext, evidence: EvidenceStoreResource) -> None:
-    checkpoint = make_checkpoint(evidence.system(), SERVICE)
+    with coded_failures():
+        checkpoint = make_checkpoint(evidence.system(), SERVICE)
     context.log.info(f"checkpoint of {checkpoint.tree_size} events, root {checkpoint.root}")
 
 

@@ -22,8 +22,9 @@ from evidence_store.catalog import CustodyEventRow, Exhibit
 from evidence_store.settings import Settings
 from evidence_store.system import EvidenceSystem
 from evidence_store.verification import verify
+from pipelines.definitions import build_definitions
 from tests.conftest import s3_environment, start_rclone
-from tests.pipelines.dagster_support import Intake, failure_description
+from tests.pipelines.dagster_support import Intake, evidence_resource, failure_description
 
 
 class Outage:
@@ -136,3 +137,23 @@ def test_a_run_retries_until_the_store_is_back(outage: tuple[Outage, Settings], 
         (exhibit,) = session.execute(select(Exhibit)).scalars()
         assert exhibit.original.size == len(data)
     assert verify(system, SERVICE, objects=True).ok
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_the_nightly_sweep_during_an_outage_fails_without_false_fixity_alarms(
+    outage: tuple[Outage, Settings], tmp_path: Path
+) -> None:
+    server, settings = outage
+    system, intake, _data = _setup(settings, tmp_path)
+    (request,) = intake.tick()
+    assert intake.execute(request).success
+    sweep = build_definitions(evidence_resource(settings)).resolve_job_def("fixity_sweep")
+    server.stop()
+    failed = sweep.execute_in_process(instance=intake.instance, raise_on_error=False)
+    assert not failed.success
+    assert failure_description(failed).startswith("[EX-STORE-UNAVAILABLE]")
+    assert "FIXITY_FAILED" not in _ledger_actions(system)  # an outage is not evidence of tampering
+    server.start()
+    assert sweep.execute_in_process(instance=intake.instance).success
+    assert _ledger_actions(system)[-1] == "HASH_VERIFIED"
