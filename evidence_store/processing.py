@@ -104,3 +104,13 @@ def exhibit_uids(
         return list(
             session.execute(select(Exhibit.uid).where(Exhibit.case_id == case.id).order_by(Exhibit.id)).scalars()
         )
+
+
+def exhibits_after(system: EvidenceSystem, last_id: int, limit: int = 500) -> list[tuple[int, str]]:
+    """(id, uid) of exhibits catalogued after `last_id`, oldest first: how new exhibits reach the pipelines
+    whichever way they came in (CLI, review app upload, extraction from a device image)."""
+    with system.catalog.reading() as session:
+        rows = session.execute(
+            select(Exhibit.id, Exhibit.uid).where(Exhibit.id > last_id).order_by(Exhibit.id).limit(limit)
+        ).all()
+    return [(int(i), str(u)) for i, u in rows]

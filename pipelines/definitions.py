@@ -12,7 +12,7 @@ from dagster import Definitions, JobDefinition
 from evidence_store.intake_folders import load_intake_folders
 from pipelines.assets import EXHIBIT_ASSETS, EXHIBIT_CHECKS
 from pipelines.execution import executor
-from pipelines.intake_sensors import intake_sensor
+from pipelines.intake_sensors import intake_sensor, new_exhibits
 from pipelines.jobs import process_exhibit_job
 from pipelines.maintenance import (
     fixity_sweep_job,
@@ -33,7 +33,7 @@ def build_definitions(evidence: EvidenceStoreResource | None = None) -> Definiti
         assets=EXHIBIT_ASSETS,
         asset_checks=EXHIBIT_CHECKS,
         jobs=[process_exhibit_job, fixity_sweep_job, ledger_checkpoint_job, intake_quarantine_job],
-        sensors=[intake_sensor(folder) for folder in folders],
+        sensors=[*(intake_sensor(folder) for folder in folders), new_exhibits],
         schedules=[nightly_fixity, hourly_checkpoint],
         resources={"evidence": evidence},
         executor=executor(),

@@ -18,9 +18,11 @@ from dagster import (
 
 from evidence_store.cases import new_exhibit_uid
 from evidence_store.intake_folders import IntakeFolder, WatchState, read_ticket, ready_files
+from evidence_store.processing import exhibits_after
 from pipelines.assets import exhibit_partitions
 from pipelines.jobs import process_exhibit_job
 from pipelines.maintenance import intake_quarantine_job
+from pipelines.resources import EvidenceStoreResource
 from schemas.errors import InputError
 
 # Dagster 1.13's @sensor passes a beta `owners` argument of its own; nothing here uses it.
@@ -94,3 +96,29 @@ def intake_sensor(folder: IntakeFolder) -> SensorDefinition:
         )
 
     return watch
+
+
+@sensor(
+    name="new_exhibits",
+    job=process_exhibit_job,
+    minimum_interval_seconds=int(os.environ.get("EXHIBIT_INTAKE_INTERVAL", "15")),
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Exhibits that entered the catalog another way (exhibit ingest, the review app, extraction from a "
+    "device image) get their partition and a process_exhibit run.",
+)
+def new_exhibits(context: SensorEvaluationContext, evidence: EvidenceStoreResource) -> SensorResult:
+    last_id = int(context.cursor or 0)
+    found = exhibits_after(evidence.system(), last_id)
+    assert exhibit_partitions.name is not None
+    # A drop-folder intake made its partition (and run) before the exhibit existed: nothing more to do for it.
+    fresh = [(i, uid) for i, uid in found if not context.instance.has_dynamic_partition(exhibit_partitions.name, uid)]
+    return SensorResult(
+        run_requests=[
+            RunRequest(run_key=f"exhibit:{uid}", job_name=process_exhibit_job.name, partition_key=uid)
+            for _i, uid in fresh
+        ],
+        dynamic_partitions_requests=[exhibit_partitions.build_add_request([uid for _i, uid in fresh])]
+        if fresh
+        else None,
+        cursor=str(found[-1][0] if found else last_id),
+    )

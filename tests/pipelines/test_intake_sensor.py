@@ -7,18 +7,20 @@ import os
 from pathlib import Path
 
 import pytest
+from dagster import SensorResult, build_sensor_context
 from sqlalchemy import func, select
 
 from evidence_store.access import SERVICE, Actor
 from evidence_store.cases import create_case
 from evidence_store.catalog import Exhibit, ExhibitAlias, StoredObject
 from evidence_store.errors import BadSettingError
+from evidence_store.intake import IngestRequest, ingest
 from evidence_store.intake_folders import load_intake_folders
 from evidence_store.ledger import Ledger
 from evidence_store.settings import Settings
 from evidence_store.system import EvidenceSystem
 from evidence_store.verification import verify
-from tests.pipelines.dagster_support import Intake
+from tests.pipelines.dagster_support import Intake, evidence_resource
 
 
 def _exhibits(system: EvidenceSystem) -> list[Exhibit]:
@@ -196,3 +198,32 @@ def test_intake_configuration_is_checked(tmp_path: Path) -> None:
         ("a", tmp_path / "drops" / "a", None),
         ("b", Path("/srv/b"), "OP-B"),
     ]
+
+
+@pytest.mark.parametrize("settings", ["file-sqlite", "file-postgresql"], indirect=True)
+def test_exhibits_ingested_elsewhere_get_a_partition_and_a_run(
+    system: EvidenceSystem, analyst: Actor, settings: Settings, tmp_path: Path
+) -> None:
+    create_case(system, analyst, "OP-DROP", "Drop folder")
+    intake = Intake(settings, tmp_path, case="OP-DROP")
+    watcher = intake.defs.resolve_sensor_def("new_exhibits")
+    resources = {"evidence": evidence_resource(settings)}
+
+    def look(cursor: str | None) -> SensorResult:
+        result = watcher(build_sensor_context(instance=intake.instance, cursor=cursor, resources=resources))
+        assert isinstance(result, SensorResult)
+        for request in result.dynamic_partitions_requests or []:
+            intake.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+        return result
+
+    # One through the drop folder (its partition and run exist already), one from `exhibit ingest`.
+    intake.drop("dropped.jpg", b"\xff\xd8\xff" + os.urandom(500))
+    (dropped,) = intake.tick()
+    assert intake.execute(dropped).success
+    item = tmp_path / "statement.txt"
+    item.write_text("witness statement\n")
+    (cli,) = ingest(system, analyst, [item], IngestRequest(case_ref="OP-DROP", by="Jane Smith"))
+    first = look(None)
+    assert [r.partition_key for r in first.run_requests or []] == [cli.exhibit_uid]
+    assert intake.execute((first.run_requests or [])[0]).success
+    assert not look(first.cursor).run_requests  # seen once only
