@@ -1,8 +1,8 @@
 """The project's DAGSTER_HOME, under EXHIBIT_HOME, with an instance configuration made from the settings.
 
-- EXHIBIT_DAGSTER_STORAGE_URL: `postgresql://...` puts Dagster's run, event and schedule storage in PostgreSQL
-  (dagster-postgres), which every machine of a multi-machine deployment shares; unset, SQLite files in
-  DAGSTER_HOME (one machine).
+- EXHIBIT_DAGSTER_STORAGE_URL: `postgresql://...` (any spelling; used through psycopg2) puts Dagster's run,
+  event and schedule storage in PostgreSQL (dagster-postgres), which every machine of a multi-machine
+  deployment shares; unset, SQLite files in DAGSTER_HOME (one machine).
 - EXHIBIT_MAX_CONCURRENT_RUNS: runs the daemon starts at once (default 4); more wait in the queue.
 - EXHIBIT_RUN_TIMEOUT: seconds after which run monitoring fails a run still going (default 86400).
 """
@@ -41,10 +41,13 @@ def instance_yaml(env: Mapping[str, str] | None = None) -> str:
     ]
     storage_url = env.get("EXHIBIT_DAGSTER_STORAGE_URL")
     if storage_url:
-        # dagster-postgres takes a plain libpq URL; accept the SQLAlchemy spelling the catalog uses too.
-        storage_url = storage_url.replace("postgresql+psycopg://", "postgresql://").replace(
-            "postgresql+psycopg2://", "postgresql://"
-        )
+        # dagster-postgres runs on psycopg2 (its own dependency). SQLAlchemy 2.1 maps a bare postgresql:// to
+        # psycopg 3, where dagster-postgres's NOTIFY on every event write and its retry of concurrent table
+        # creation break; so the driver is named, whichever spelling the setting uses.
+        for spelling in ("postgresql+psycopg://", "postgresql+psycopg2://", "postgresql://", "postgres://"):
+            if storage_url.startswith(spelling):
+                storage_url = "postgresql+psycopg2://" + storage_url.removeprefix(spelling)
+                break
         lines += ["storage:", "  postgres:", f"    postgres_url: {storage_url}"]
     return "\n".join(lines) + "\n"
 

@@ -112,7 +112,7 @@ def coded_failures() -> Iterator[None]:
 
 
 def executor() -> ExecutorDefinition:
-    """The executor the deployment's settings choose; a run's own config can still override it."""
+    """The executor the deployment's settings choose (fixed per deployment: a run's config cannot change it)."""
     choice = os.environ.get("EXHIBIT_EXECUTOR", "multiprocess")
     if choice == "in_process":
         return in_process_executor

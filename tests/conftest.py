@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -116,19 +117,28 @@ def pg_admin() -> Iterator[object]:
     engine.dispose()
 
 
-@pytest.fixture
-def pg_url(pg_admin: object) -> Iterator[str]:
-    """A throwaway PostgreSQL database, dropped after the test."""
+@contextmanager
+def throwaway_database(pg_admin: object, prefix: str) -> Iterator[str]:
+    """A new PostgreSQL database (its SQLAlchemy URL), dropped afterwards."""
     from sqlalchemy import text
     from sqlalchemy.engine import Engine, make_url
 
     engine: Engine = pg_admin  # type: ignore[assignment]
-    name = f"exhibit_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with engine.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    with engine.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    try:
+        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def pg_url(pg_admin: object) -> Iterator[str]:
+    """A throwaway PostgreSQL database, dropped after the test."""
+    with throwaway_database(pg_admin, "exhibit_test") as url:
+        yield url
 
 
 MATRIX = ["file-sqlite", "s3-sqlite", "file-postgresql", "s3-postgresql"]
