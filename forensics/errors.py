@@ -6,7 +6,7 @@ failed.
 
 from __future__ import annotations
 
-from schemas.errors import InputError
+from schemas.errors import FormatError, InputError, ToolError
 
 
 class MediaMissingError(InputError):
@@ -19,3 +19,25 @@ class MediaUnreadableError(InputError):
     """The file exists but its leading bytes could not be read (a directory, no permission, an I/O error)."""
 
     code = "EX-MEDIA-UNREADABLE"
+
+
+class NotMediaError(FormatError):
+    """Not my format: no audio or video container in a file that did not look like media either."""
+
+    code = "EX-MEDIA-NOT-MEDIA"
+
+
+class MediaDamagedError(FormatError):
+    """The file looks like media (its magic bytes) but cannot be opened at all: failed, original kept."""
+
+    code = "EX-MEDIA-DAMAGED"
+
+
+class ToolMissingError(ToolError):
+    code = "EX-TOOL-MISSING"
+
+
+class ToolTimeoutError(ToolError):
+    """An external tool ran past its time limit (a hostile or huge input): stopped, nothing half-made kept."""
+
+    code = "EX-TOOL-TIMEOUT"

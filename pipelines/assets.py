@@ -16,8 +16,10 @@ device-image step.
 
 import os
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
+import pyarrow as pa
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
@@ -31,15 +33,21 @@ from dagster import (
     asset_check,
 )
 
+from evidence_store import __version__
 from evidence_store.access import SERVICE
+from evidence_store.analysis import record_table
 from evidence_store.custody import verify_exhibit_events
 from evidence_store.intake import ingest
 from evidence_store.intake_folders import DropTicket, ingest_dropped
 from evidence_store.processing import ExhibitSummary, exhibit_summary
 from evidence_store.verification import verify_exhibit_original
+from evidence_store.workspace import mark_exhibit, suffix_for, working_copy
+from forensics.errors import MediaDamagedError, NotMediaError
+from forensics.media_probe import probe_media
 from pipelines.execution import coded_failures, deadline, failure, retry_policy, step_timeout
 from pipelines.resources import EvidenceStoreResource
 from schemas.errors import ExhibitError
+from schemas.tables import MEDIA_PROBE
 
 exhibit_partitions = DynamicPartitionsDefinition(name="exhibits")
 
@@ -198,5 +206,71 @@ def custody_chain(context: AssetCheckExecutionContext, evidence: EvidenceStoreRe
     )
 
 
-EXHIBIT_ASSETS = [original]
+def _applies_to(summary: ExhibitSummary, kinds: frozenset[str], media_prefixes: tuple[str, ...]) -> bool:
+    return summary.kind in kinds or summary.media_type.startswith(media_prefixes)
+
+
+@asset(
+    partitions_def=exhibit_partitions,
+    deps=[original],
+    retry_policy=retry_policy(),
+    group_name="media",
+    kinds={"ffmpeg"},
+    output_required=False,
+    description="Container, streams, device, time and place of a video or audio exhibit (ffprobe), one row.",
+)
+def media_probe(context: AssetExecutionContext, evidence: EvidenceStoreResource) -> Iterator[MaterializeResult[None]]:
+    system = evidence.system()
+    summary = exhibit_summary(system, context.partition_key)
+    if summary is None:
+        raise failure({"code": "EX-NOT-FOUND", "message": f"no exhibit {context.partition_key} to probe"})
+    if not _applies_to(summary, frozenset({"bwv", "audio"}), ("video/", "audio/")):
+        context.log.info(f"{summary.exhibit_ref} is {summary.kind} ({summary.media_type}): not for media_probe")
+        return
+    with coded_failures():
+        with (
+            working_copy(system, summary.digests.sha256, suffix_for(summary.source_name)) as copy,
+            deadline(step_timeout(summary.digests.size), f"media_probe of {summary.uid}"),
+        ):
+            looks_like_media = summary.media_type.startswith(("video/", "audio/"))
+            try:
+                probe = probe_media(copy, looks_like_media=looks_like_media)
+            except NotMediaError as exc:
+                # Declared video or audio, but neither its bytes nor ffprobe agree: said on the record, no table.
+                mark_exhibit(system, SERVICE, summary.uid, "damaged", exc.code, exc.message, "media_probe")
+                context.log.warning(str(exc))
+                return
+            except MediaDamagedError as exc:
+                mark_exhibit(system, SERVICE, summary.uid, "quarantined", exc.code, exc.message, "media_probe")
+                raise
+        row = {"exhibit_id": summary.exhibit_id, "exhibit_ref": summary.exhibit_ref, **probe.to_row()}
+        result = record_table(
+            system,
+            SERVICE,
+            summary.exhibit_id,
+            "media_probe",
+            pa.Table.from_pylist([row], schema=MEDIA_PROBE),
+            tool="exhibit media_probe",
+            tool_version=f"{__version__}; {probe.tool}",
+        )
+        if probe.warnings and summary.status == "stored":
+            first = probe.warnings[-1]
+            mark_exhibit(system, SERVICE, summary.uid, "damaged", first.code, first.message, "media_probe")
+    yield MaterializeResult(
+        metadata={
+            "container": MetadataValue.text(probe.container),
+            "duration_s": MetadataValue.float(probe.duration or 0.0),
+            "streams": MetadataValue.text(", ".join(f"{s.kind}:{s.codec}" for s in probe.streams)),
+            "recorded_at": MetadataValue.text(row["recorded_at_utc"] or row["recorded_at_local"] or "unknown"),
+            "location": MetadataValue.text(
+                f"{probe.location.latitude:.6f}, {probe.location.longitude:.6f}" if probe.location else "none"
+            ),
+            "decodable": MetadataValue.bool(bool(probe.decodable)),
+            "warnings": MetadataValue.int(len(probe.warnings)),
+            "table_sha256": MetadataValue.text(result.sha256),
+        }
+    )
+
+
+EXHIBIT_ASSETS = [original, media_probe]
 EXHIBIT_CHECKS = [fixity, custody_chain]

@@ -19,4 +19,65 @@ WARNINGS = pa.schema(
     metadata={"description": "problems noticed with an exhibit that did not stop its processing"},
 )
 
-TABLES: dict[str, pa.Schema] = {"warnings": WARNINGS}
+_STREAM = pa.struct(
+    [
+        pa.field("index", pa.int32()),
+        pa.field("kind", pa.string()),
+        pa.field("codec", pa.string()),
+        pa.field("profile", pa.string()),
+        pa.field("width", pa.int32()),
+        pa.field("height", pa.int32()),
+        pa.field("frame_rate", pa.float64()),
+        pa.field("rotation", pa.int32()),
+        pa.field("sample_rate", pa.int32()),
+        pa.field("channels", pa.int32()),
+        pa.field("channel_layout", pa.string()),
+        pa.field("bit_rate", pa.int64()),
+        pa.field("duration_s", pa.float64()),
+        pa.field("frames", pa.int64()),
+        pa.field("language", pa.string()),
+        pa.field("handler", pa.string()),
+    ]
+)
+_CODED = pa.struct([pa.field("code", pa.string()), pa.field("message", pa.string())])
+_MEDIA_PROBE_FIELDS: list[pa.Field[Any]] = [
+    pa.field("exhibit_id", pa.int64(), nullable=False),
+    pa.field("exhibit_ref", pa.string(), nullable=False),
+    pa.field("container", pa.string(), nullable=False),
+    pa.field("container_long_name", pa.string()),
+    pa.field("duration_s", pa.float64()),
+    pa.field("size", pa.int64()),
+    pa.field("bit_rate", pa.int64()),
+    pa.field("recorded_at_utc", pa.string()),  # ISO 8601 Z, where the zone is known
+    pa.field("recorded_at_local", pa.string()),  # wall-clock time as written, where it is not
+    pa.field("time_source", pa.string()),
+    pa.field("time_reliability", pa.string()),
+    pa.field("make", pa.string()),
+    pa.field("model", pa.string()),
+    pa.field("device_serial", pa.string()),
+    pa.field("officer_id", pa.string()),
+    pa.field("encoder", pa.string()),
+    pa.field("latitude", pa.float64()),
+    pa.field("longitude", pa.float64()),
+    pa.field("altitude_m", pa.float64()),
+    pa.field("location_source", pa.string()),
+    pa.field("video_codec", pa.string()),
+    pa.field("width", pa.int32()),
+    pa.field("height", pa.int32()),
+    pa.field("frame_rate", pa.float64()),
+    pa.field("rotation", pa.int32()),
+    pa.field("audio_codec", pa.string()),
+    pa.field("sample_rate", pa.int32()),
+    pa.field("channels", pa.int32()),
+    pa.field("decodable", pa.bool_()),
+    pa.field("streams", pa.list_(_STREAM)),
+    pa.field("tags", pa.map_(pa.string(), pa.string())),
+    pa.field("warnings", pa.list_(_CODED)),
+    pa.field("tool", pa.string(), nullable=False),
+]
+MEDIA_PROBE = pa.schema(
+    _MEDIA_PROBE_FIELDS,
+    metadata={"description": "container, streams, device, time and place of a video or audio exhibit (ffprobe)"},
+)
+
+TABLES: dict[str, pa.Schema] = {"warnings": WARNINGS, "media_probe": MEDIA_PROBE}

@@ -31,13 +31,15 @@ def materialize_exhibit(
     config: Mapping[str, Any] | None = None,
     *,
     raise_on_error: bool = True,
+    assets: list[Any] | None = None,
 ) -> ExecuteInProcessResult:
-    """Materializes every exhibit asset and check for partition `uid`, as the process_exhibit job would."""
+    """Materializes the exhibit assets (default: all) and their checks for partition `uid`, as the
+    process_exhibit job would."""
     assert exhibit_partitions.name is not None
     if not instance.has_dynamic_partition(exhibit_partitions.name, uid):
         instance.add_dynamic_partitions(exhibit_partitions.name, [uid])
     return materialize(
-        [*EXHIBIT_ASSETS, *EXHIBIT_CHECKS],
+        [*(assets if assets is not None else EXHIBIT_ASSETS), *EXHIBIT_CHECKS],
         partition_key=uid,
         instance=instance,
         resources={"evidence": evidence_resource(settings)},

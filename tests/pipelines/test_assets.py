@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dagster import DagsterInstance
@@ -16,8 +17,14 @@ from evidence_store.catalog import CustodyEventRow, Exhibit
 from evidence_store.ledger import Ledger
 from evidence_store.settings import Settings
 from evidence_store.system import EvidenceSystem
+from pipelines.assets import original
 from tests.conftest import flip_stored_byte
 from tests.pipelines.dagster_support import failure_description, materialize_exhibit
+
+
+def materialize_original(*args: Any, **kwargs: Any) -> Any:
+    """These tests are about the original and its checks: the media analyses have their own."""
+    return materialize_exhibit(*args, assets=[original], **kwargs)
 
 
 @pytest.fixture
@@ -43,7 +50,7 @@ def test_original_ingests_a_file_as_its_partition(
     clip = tmp_path / "bwv.mp4"
     clip.write_bytes(os.urandom(300_000))
     uid = new_exhibit_uid()
-    result = materialize_exhibit(
+    result = materialize_original(
         instance, settings, uid, {"path": str(clip), "case": "OP-DAG", "by": "Jane Smith", "kind": "bwv"}
     )
     assert result.success
@@ -67,9 +74,9 @@ def test_original_ingests_a_file_as_its_partition(
     # Materializing again (a re-run from the UI, with or without the intake config) neither re-reads the file
     # nor writes a second receipt: the uid already names an exhibit.
     clip.unlink()
-    again = materialize_exhibit(instance, settings, uid, {"path": str(clip), "case": "OP-DAG", "by": "Jane Smith"})
+    again = materialize_original(instance, settings, uid, {"path": str(clip), "case": "OP-DAG", "by": "Jane Smith"})
     assert again.success
-    assert materialize_exhibit(instance, settings, uid).success
+    assert materialize_original(instance, settings, uid).success
     assert _actions(system, exhibit_id) == ["RECEIVED", "STORED", *["HASH_VERIFIED"] * 3]
 
 
@@ -77,7 +84,7 @@ def test_original_ingests_a_file_as_its_partition(
 def test_a_partition_with_nothing_to_ingest_fails_with_a_code(
     system: EvidenceSystem, settings: Settings, instance: DagsterInstance
 ) -> None:
-    result = materialize_exhibit(instance, settings, new_exhibit_uid(), raise_on_error=False)
+    result = materialize_original(instance, settings, new_exhibit_uid(), raise_on_error=False)
     assert not result.success
     assert failure_description(result).startswith("[EX-PIPELINE-NO-SOURCE]")
 
@@ -88,7 +95,7 @@ def test_an_unknown_case_fails_without_retrying(
 ) -> None:
     item = tmp_path / "item.bin"
     item.write_bytes(b"evidence")
-    result = materialize_exhibit(
+    result = materialize_original(
         instance, settings, new_exhibit_uid(), {"path": str(item), "case": "OP-NONE", "by": "JS"}, raise_on_error=False
     )
     assert not result.success
@@ -106,9 +113,9 @@ def test_fixity_check_fails_on_a_tampered_object(
     item.write_bytes(os.urandom(100_000))
     uid = new_exhibit_uid()
     config = {"path": str(item), "case": "OP-DAG", "by": "JS"}
-    assert materialize_exhibit(instance, settings, uid, config).success
+    assert materialize_original(instance, settings, uid, config).success
     flip_stored_byte(system, hashlib.sha256(item.read_bytes()).hexdigest())
-    result = materialize_exhibit(instance, settings, uid)
+    result = materialize_original(instance, settings, uid)
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert not evaluations["fixity"].passed and evaluations["custody_chain"].passed
     assert evaluations["fixity"].metadata["code"].value == "EX-CHUNK-TAMPERED"
@@ -125,7 +132,7 @@ def test_custody_chain_check_names_an_edited_event(
         item = tmp_path / f"item{n}.bin"
         item.write_bytes(os.urandom(1000 + n))
         uids.append(new_exhibit_uid())
-        assert materialize_exhibit(instance, settings, uids[-1], {"path": str(item), "case": "OP-DAG", "by": "JS"})
+        assert materialize_original(instance, settings, uids[-1], {"path": str(item), "case": "OP-DAG", "by": "JS"})
     with system.catalog.transaction() as session:
         first = session.execute(select(Exhibit).where(Exhibit.uid == uids[0])).scalar_one()
         stored = session.execute(
@@ -133,10 +140,10 @@ def test_custody_chain_check_names_an_edited_event(
         ).scalar_one()
         stored.reason = "edited behind Exhibit's back"
         seq = stored.seq
-    result = materialize_exhibit(instance, settings, uids[0])
+    result = materialize_original(instance, settings, uids[0])
     chain = {e.check_name: e for e in result.get_asset_check_evaluations()}["custody_chain"]
     assert not chain.passed
     assert chain.metadata["code"].value == "EX-LEDGER-HASH" and chain.metadata["first_bad_seq"].value == seq
     # The other exhibit's own events are intact, and the check says so.
-    other = {e.check_name: e for e in materialize_exhibit(instance, settings, uids[1]).get_asset_check_evaluations()}
+    other = {e.check_name: e for e in materialize_original(instance, settings, uids[1]).get_asset_check_evaluations()}
     assert other["custody_chain"].passed

@@ -1,0 +1,88 @@
+"""The media_probe asset on real generated media: its table, its re-runs, and damaged or foreign input."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance
+
+from evidence_store.access import Actor
+from evidence_store.analysis import read_table
+from evidence_store.cases import create_case, new_exhibit_uid
+from evidence_store.inspect import exhibit_record
+from evidence_store.ledger import Ledger
+from evidence_store.settings import Settings
+from evidence_store.system import EvidenceSystem
+from tests.media import make_bwv_clip
+from tests.pipelines.dagster_support import failure_description, materialize_exhibit
+
+
+@pytest.fixture
+def instance() -> DagsterInstance:
+    return DagsterInstance.ephemeral()
+
+
+@pytest.mark.parametrize("settings", ["file-sqlite", "s3-postgresql"], indirect=True)
+def test_media_probe_table_for_a_clip_and_identical_on_rerun(
+    system: EvidenceSystem, analyst: Actor, settings: Settings, instance: DagsterInstance, tmp_path: Path
+) -> None:
+    create_case(system, analyst, "OP-MEDIA", "Media")
+    clip = make_bwv_clip(tmp_path)
+    uid = new_exhibit_uid()
+    result = materialize_exhibit(instance, settings, uid, {"path": str(clip), "case": "OP-MEDIA", "by": "Jane Smith"})
+    assert result.success
+    metadata = result.asset_materializations_for_node("media_probe")[0].metadata
+    assert metadata["recorded_at"].value == "2026-11-20T21:14:00Z"
+    assert metadata["location"].value == "51.500700, -0.124600"
+    record = exhibit_record(system, analyst, uid)
+    table = read_table(system, analyst, "media_probe", "OP-MEDIA", record["exhibit_id"])
+    (row,) = table.to_pylist()
+    assert (row["make"], row["model"], row["device_serial"]) == ("Axon", "Body 3", "X81234567")
+    assert (row["width"], row["height"], row["rotation"], row["video_codec"], row["audio_codec"]) == (
+        320,
+        240,
+        270,
+        "h264",
+        "aac",
+    )
+    assert row["time_reliability"] == "device clock, zone stated" and row["decodable"] is True
+    assert record["status"] == "stored"
+    # Same input, same tool versions: the table's bytes are the same object again.
+    again = materialize_exhibit(instance, settings, uid)
+    assert again.asset_materializations_for_node("media_probe")[0].metadata["table_sha256"].value == (
+        metadata["table_sha256"].value
+    )
+
+
+@pytest.mark.parametrize("settings", ["file-sqlite"], indirect=True)
+def test_damaged_media_is_quarantined_on_the_record_and_foreign_bytes_are_not_probed(
+    system: EvidenceSystem, analyst: Actor, settings: Settings, instance: DagsterInstance, tmp_path: Path
+) -> None:
+    create_case(system, analyst, "OP-MEDIA", "Media")
+    # MP4 magic bytes and then nothing a demuxer can use: looks like video, opens as nothing.
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + os.urandom(3000))
+    uid = new_exhibit_uid()
+    failed = materialize_exhibit(
+        instance, settings, uid, {"path": str(broken), "case": "OP-MEDIA", "by": "Jane Smith"}, raise_on_error=False
+    )
+    assert not failed.success
+    assert failure_description(failed).startswith("[EX-MEDIA-DAMAGED]")
+    assert [e.event_type_value for e in failed.all_events].count("STEP_UP_FOR_RETRY") == 0
+    record = exhibit_record(system, analyst, uid)
+    assert record["status"] == "quarantined"
+    assert record["original"]["size"] == broken.stat().st_size  # the original is kept, untouched
+    with system.catalog.reading() as session:
+        events = [e for e in Ledger.iter(session, exhibit_id=record["exhibit_id"]) if e.action == "QUARANTINED"]
+    assert events and events[0].details["code"] == "EX-MEDIA-DAMAGED" and events[0].details["step"] == "media_probe"
+
+    # A statement declared as body-worn video: not media, said on the record, the run is not failed for it.
+    statement = tmp_path / "statement.txt"
+    statement.write_text("I saw the man at 21:14.\n")
+    other = new_exhibit_uid()
+    config = {"path": str(statement), "case": "OP-MEDIA", "by": "Jane Smith", "kind": "bwv"}
+    done = materialize_exhibit(instance, settings, other, config)
+    assert done.success and not done.asset_materializations_for_node("media_probe")
+    assert exhibit_record(system, analyst, other)["status"] == "damaged"
