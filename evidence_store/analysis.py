@@ -141,3 +141,29 @@ def read_table(
     parts = [pa.Table.from_batches([b]).cast(schema) for b in batches]
     record_view(system, actor, f"table:{name}", case_ref, exhibit_id, reason=reason)
     return pa.concat_tables(parts) if parts else schema.empty_table()
+
+
+def newest_rows(system: EvidenceSystem, exhibit_id: int, name: str, limit: int = 100) -> list[dict[str, Any]]:
+    """The newest `name` table of one exhibit as rows, for a caller that has already authorised and recorded
+    the view (the exhibit record shows its small tables inline)."""
+    schema = table_schema(name)
+    with system.catalog.reading() as session:
+        sha256 = session.execute(
+            select(AnalysisResult.sha256)
+            .where(AnalysisResult.exhibit_id == exhibit_id, AnalysisResult.table_name == name)
+            .order_by(AnalysisResult.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+    if sha256 is None:
+        return []
+    with system.store.open(sha256) as reader, pa.PythonFile(reader, mode="r") as source:
+        parquet = pq.ParquetFile(source, pre_buffer=False)
+        try:
+            rows: list[dict[str, Any]] = []
+            for batch in parquet.iter_batches(batch_size=limit, use_threads=False):
+                rows.extend(pa.Table.from_batches([batch]).cast(schema).to_pylist())
+                if len(rows) >= limit:
+                    break
+        finally:
+            parquet.close()
+    return rows[:limit]

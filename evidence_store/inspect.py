@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from evidence_store.access import Actor, Permission, authorize, record_view
+from evidence_store.analysis import newest_rows
 from evidence_store.cases import get_case, get_exhibit
 from evidence_store.catalog import AnalysisResult, CustodyEventRow, Derivative, Exhibit, StoredObject
 from evidence_store.digests import Digests
@@ -91,6 +92,12 @@ def exhibit_record(system: EvidenceSystem, actor: Actor, ident: str | int, reaso
             ],
             "custody_events": events,
         }
+        exhibit_id = exhibit.id
+    # Small per-exhibit results shown inline (their full tables stay behind `exhibit query`).
+    for table in ("media_probe",):
+        rows = newest_rows(system, exhibit_id, table, limit=1)
+        if rows:
+            record[table] = {k: v for k, v in rows[0].items() if k not in ("exhibit_id", "exhibit_ref")}
     record_view(system, actor, "exhibit record", case.reference, exhibit.id, reason=reason)
     return record
 

@@ -268,7 +268,7 @@ def _stream(raw: Mapping[str, Any]) -> StreamInfo:
 # -- running ffprobe ----------------------------------------------------------------------------------------
 
 
-def _tool(name: str) -> str:
+def find_tool(name: str) -> str:
     found = shutil.which(name)
     if not found:
         raise ToolMissingError(f"{name} is not installed (Debian package ffmpeg)", tool=name)
@@ -277,7 +277,7 @@ def _tool(name: str) -> str:
 
 def tool_version(name: str = "ffprobe") -> str:
     """`ffprobe 5.1.6-0+deb12u1` and the like: recorded with every result it made."""
-    proc = subprocess.run([_tool(name), "-version"], capture_output=True, text=True, timeout=30)
+    proc = subprocess.run([find_tool(name), "-version"], capture_output=True, text=True, timeout=30)
     first = proc.stdout.splitlines()[0] if proc.stdout else name
     match = re.match(r"(\S+) version (\S+)", first)
     return f"{match[1]} {match[2]}" if match else first
@@ -310,7 +310,7 @@ def probe_media(
     if not path.is_file():
         raise MediaMissingError(f"{path} does not exist", path=str(path))
     command = [
-        _tool("ffprobe"),
+        find_tool("ffprobe"),
         "-v",
         "error",
         "-print_format",
@@ -383,7 +383,7 @@ def _first_frame_decodes(path: Path, streams: tuple[StreamInfo, ...]) -> bool:
     """Whether ffmpeg decodes one frame of the first video (else audio) stream: a header without a body is
     described by ffprobe but plays nothing. `framemd5` prints one line per decoded frame."""
     kind = "v" if any(s.kind == "video" for s in streams) else "a"
-    command = [_tool("ffmpeg"), "-v", "quiet", "-nostdin", "-i", str(path), "-map", f"0:{kind}:0",
+    command = [find_tool("ffmpeg"), "-v", "quiet", "-nostdin", "-i", str(path), "-map", f"0:{kind}:0",
                f"-frames:{kind}", "1", "-f", "framemd5", "-"]  # fmt: skip
     try:
         proc = subprocess.run(command, capture_output=True, timeout=DECODE_TIMEOUT)

@@ -37,6 +37,7 @@ from evidence_store import __version__
 from evidence_store.access import SERVICE
 from evidence_store.analysis import record_table
 from evidence_store.custody import verify_exhibit_events
+from evidence_store.derivatives import Provenance, record_derivative
 from evidence_store.intake import ingest
 from evidence_store.intake_folders import DropTicket, ingest_dropped
 from evidence_store.processing import ExhibitSummary, exhibit_summary
@@ -44,6 +45,7 @@ from evidence_store.verification import verify_exhibit_original
 from evidence_store.workspace import mark_exhibit, suffix_for, working_copy
 from forensics.errors import MediaDamagedError, NotMediaError
 from forensics.media_probe import probe_media
+from forensics.transcode import make_review_proxy
 from pipelines.execution import coded_failures, deadline, failure, retry_policy, step_timeout
 from pipelines.resources import EvidenceStoreResource
 from schemas.errors import ExhibitError
@@ -272,5 +274,51 @@ def media_probe(context: AssetExecutionContext, evidence: EvidenceStoreResource)
     )
 
 
-EXHIBIT_ASSETS = [original, media_probe]
+@asset(
+    partitions_def=exhibit_partitions,
+    deps=[media_probe],
+    retry_policy=retry_policy(),
+    group_name="media",
+    kinds={"ffmpeg"},
+    output_required=False,
+    description="A copy every browser plays: H.264/AAC MP4, faststart, at most 720p, upright; with provenance.",
+)
+def review_proxy(context: AssetExecutionContext, evidence: EvidenceStoreResource) -> Iterator[MaterializeResult[None]]:
+    system = evidence.system()
+    summary = exhibit_summary(system, context.partition_key)
+    if summary is None or not _applies_to(summary, frozenset({"bwv", "audio"}), ("video/", "audio/")):
+        return
+    with (
+        coded_failures(),
+        working_copy(system, summary.digests.sha256, suffix_for(summary.source_name)) as copy,
+        deadline(step_timeout(summary.digests.size), f"review_proxy of {summary.uid}"),
+    ):
+        probe = probe_media(copy, looks_like_media=True)
+        proxy = make_review_proxy(
+            copy, copy.with_name("review_proxy.mp4"), probe, timeout=step_timeout(summary.digests.size)
+        )
+        provenance = Provenance(summary.digests.sha256, "ffmpeg", proxy.tool_version, {"command": list(proxy.command)})
+        derivative = record_derivative(
+            system,
+            SERVICE,
+            summary.exhibit_id,
+            "review_proxy",
+            proxy.path,
+            provenance,
+            run_id=context.run.run_id,
+            media_type="video/mp4" if probe.video is not None else "audio/mp4",
+        )
+        size = proxy.path.stat().st_size
+    yield MaterializeResult(
+        metadata={
+            "sha256": MetadataValue.text(derivative.sha256),
+            "size_bytes": MetadataValue.int(size),
+            "source_sha256": MetadataValue.text(summary.digests.sha256),
+            "tool": MetadataValue.text(proxy.tool_version),
+            "command": MetadataValue.text(" ".join(proxy.command)),
+        }
+    )
+
+
+EXHIBIT_ASSETS = [original, media_probe, review_proxy]
 EXHIBIT_CHECKS = [fixity, custody_chain]

@@ -15,6 +15,8 @@ from evidence_store.inspect import exhibit_record
 from evidence_store.ledger import Ledger
 from evidence_store.settings import Settings
 from evidence_store.system import EvidenceSystem
+from evidence_store.workspace import working_copy
+from forensics.media_probe import probe_media
 from tests.media import make_bwv_clip
 from tests.pipelines.dagster_support import failure_description, materialize_exhibit
 
@@ -49,11 +51,32 @@ def test_media_probe_table_for_a_clip_and_identical_on_rerun(
     )
     assert row["time_reliability"] == "device clock, zone stated" and row["decodable"] is True
     assert record["status"] == "stored"
-    # Same input, same tool versions: the table's bytes are the same object again.
+    shown = record["media_probe"]  # what `exhibit show --json` prints
+    assert (shown["make"], shown["latitude"], shown["recorded_at_utc"]) == ("Axon", 51.5007, "2026-11-20T21:14:00Z")
+    # The review proxy: a derivative with its provenance, playable, upright, faststart.
+    proxy_meta = result.asset_materializations_for_node("review_proxy")[0].metadata
+    (derivative,) = exhibit_record(system, analyst, uid)["derivatives"]
+    assert derivative["role"] == "review_proxy" and derivative["sha256"] == proxy_meta["sha256"].value
+    assert derivative["source_sha256"] == record["original"]["sha256"]
+    assert derivative["tool"] == "ffmpeg" and derivative["tool_version"].startswith("ffmpeg ")
+    assert derivative["parameters"]["command"][:6] == ["ffmpeg", "-nostdin", "-v", "error", "-i", "INPUT"]
+    with working_copy(system, derivative["sha256"], ".mp4") as copy:
+        proxy = probe_media(copy)
+        head = copy.read_bytes()[:200_000]
+    assert proxy.video is not None and (proxy.video.codec, proxy.video.width, proxy.video.height) == ("h264", 240, 320)
+    assert proxy.video.rotation == 0 and proxy.audio is not None and proxy.audio.codec == "aac"
+    assert 0 <= head.find(b"moov") < head.find(b"mdat")  # faststart: the index first, so a browser plays at once
+    assert (proxy.make, proxy.location, proxy.creation_time) == (None, None, None)  # no metadata carried over
+    with system.catalog.reading() as session:
+        derived = [e for e in Ledger.iter(session, exhibit_id=record["exhibit_id"]) if e.action == "DERIVED"]
+    assert derived[0].details["source_sha256"] == record["original"]["sha256"]
+
+    # Same input, same tool versions: the table's bytes and the proxy's bytes are the same objects again.
     again = materialize_exhibit(instance, settings, uid)
     assert again.asset_materializations_for_node("media_probe")[0].metadata["table_sha256"].value == (
         metadata["table_sha256"].value
     )
+    assert again.asset_materializations_for_node("review_proxy")[0].metadata["sha256"].value == derivative["sha256"]
 
 
 @pytest.mark.parametrize("settings", ["file-sqlite"], indirect=True)
