@@ -94,7 +94,7 @@ def exhibit_record(system: EvidenceSystem, actor: Actor, ident: str | int, reaso
         }
         exhibit_id = exhibit.id
     # Small per-exhibit results shown inline (their full tables stay behind `exhibit query`).
-    for table in ("media_probe",):
+    for table in ("media_probe", "photo_metadata"):
         rows = newest_rows(system, exhibit_id, table, limit=1)
         if rows:
             record[table] = {k: v for k, v in rows[0].items() if k not in ("exhibit_id", "exhibit_ref")}

@@ -41,3 +41,9 @@ class ToolTimeoutError(ToolError):
     """An external tool ran past its time limit (a hostile or huge input): stopped, nothing half-made kept."""
 
     code = "EX-TOOL-TIMEOUT"
+
+
+class NotImageError(FormatError):
+    """Not my format: neither the pixels nor any EXIF could be read as a photo."""
+
+    code = "EX-PHOTO-NOT-IMAGE"

@@ -353,6 +353,10 @@ def probe_media(
     )
     if not any(s.kind in ("video", "audio") for s in streams):
         warnings.append(ProbeWarning("EX-MEDIA-NO-AV-STREAM", "no video or audio stream was found"))
+    av_streams = [s for s in streams if s.kind in ("video", "audio")]
+    if av_streams and not _float(container.get("duration")) and not any(s.duration for s in av_streams):
+        message = "it declares no duration: a header without its body, or a recording cut short"
+        warnings.append(ProbeWarning("EX-MEDIA-NO-DURATION", message))
     decodable = None
     if decode_check and any(s.kind in ("video", "audio") for s in streams):
         decodable = _first_frame_decodes(path, streams)

@@ -14,9 +14,11 @@ apply to an exhibit's kind returns without output (`output_required=False`), so 
 device-image step.
 """
 
+import contextlib
 import os
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -36,20 +38,23 @@ from dagster import (
 from evidence_store import __version__
 from evidence_store.access import SERVICE
 from evidence_store.analysis import record_table
+from evidence_store.catalog import AnalysisResult
 from evidence_store.custody import verify_exhibit_events
 from evidence_store.derivatives import Provenance, record_derivative
 from evidence_store.intake import ingest
 from evidence_store.intake_folders import DropTicket, ingest_dropped
 from evidence_store.processing import ExhibitSummary, exhibit_summary
+from evidence_store.system import EvidenceSystem
 from evidence_store.verification import verify_exhibit_original
 from evidence_store.workspace import mark_exhibit, suffix_for, working_copy
-from forensics.errors import MediaDamagedError, NotMediaError
+from forensics.errors import MediaDamagedError, NotImageError, NotMediaError
 from forensics.media_probe import probe_media
+from forensics.photo_metadata import read_photo_metadata
 from forensics.transcode import make_review_proxy
 from pipelines.execution import coded_failures, deadline, failure, retry_policy, step_timeout
 from pipelines.resources import EvidenceStoreResource
 from schemas.errors import ExhibitError
-from schemas.tables import MEDIA_PROBE
+from schemas.tables import MEDIA_PROBE, PHOTO_METADATA
 
 exhibit_partitions = DynamicPartitionsDefinition(name="exhibits")
 
@@ -208,8 +213,49 @@ def custody_chain(context: AssetCheckExecutionContext, evidence: EvidenceStoreRe
     )
 
 
-def _applies_to(summary: ExhibitSummary, kinds: frozenset[str], media_prefixes: tuple[str, ...]) -> bool:
-    return summary.kind in kinds or summary.media_type.startswith(media_prefixes)
+VIDEO_AUDIO = (frozenset({"bwv", "audio"}), ("video/", "audio/"))
+PHOTO = (frozenset({"photo"}), ("image/",))
+
+
+def _exhibit_for(
+    context: AssetExecutionContext, evidence: EvidenceStoreResource, applies: tuple[frozenset[str], tuple[str, ...]]
+) -> tuple[EvidenceSystem, ExhibitSummary] | None:
+    """The partition's exhibit, if this analysis applies to it (by declared kind or by content type)."""
+    system = evidence.system()
+    summary = exhibit_summary(system, context.partition_key)
+    if summary is None:
+        raise failure({"code": "EX-NOT-FOUND", "message": f"no exhibit {context.partition_key} in the store"})
+    kinds, prefixes = applies
+    if summary.kind in kinds or summary.media_type.startswith(prefixes):
+        return system, summary
+    context.log.info(f"{summary.exhibit_ref} is {summary.kind} ({summary.media_type}): not for {context.op_def.name}")
+    return None
+
+
+@contextlib.contextmanager
+def _on_copy(system: EvidenceSystem, summary: ExhibitSummary, step: str) -> Iterator[Path]:
+    """A verified working copy of the original, coded failures and the step's deadline, for one analysis."""
+    with (
+        coded_failures(),
+        working_copy(system, summary.digests.sha256, suffix_for(summary.source_name)) as copy,
+        deadline(step_timeout(summary.digests.size), f"{step} of {summary.uid}"),
+    ):
+        yield copy
+
+
+def _record_row(
+    system: EvidenceSystem, summary: ExhibitSummary, name: str, schema: pa.Schema, row: dict[str, Any], tool: str
+) -> AnalysisResult:
+    identity = {"exhibit_id": summary.exhibit_id, "exhibit_ref": summary.exhibit_ref}
+    return record_table(
+        system,
+        SERVICE,
+        summary.exhibit_id,
+        name,
+        pa.Table.from_pylist([{**identity, **row}], schema=schema),
+        tool=f"exhibit {name}",
+        tool_version=f"{__version__}; {tool}",
+    )
 
 
 @asset(
@@ -222,39 +268,24 @@ def _applies_to(summary: ExhibitSummary, kinds: frozenset[str], media_prefixes: 
     description="Container, streams, device, time and place of a video or audio exhibit (ffprobe), one row.",
 )
 def media_probe(context: AssetExecutionContext, evidence: EvidenceStoreResource) -> Iterator[MaterializeResult[None]]:
-    system = evidence.system()
-    summary = exhibit_summary(system, context.partition_key)
-    if summary is None:
-        raise failure({"code": "EX-NOT-FOUND", "message": f"no exhibit {context.partition_key} to probe"})
-    if not _applies_to(summary, frozenset({"bwv", "audio"}), ("video/", "audio/")):
-        context.log.info(f"{summary.exhibit_ref} is {summary.kind} ({summary.media_type}): not for media_probe")
+    found = _exhibit_for(context, evidence, VIDEO_AUDIO)
+    if found is None:
         return
-    with coded_failures():
-        with (
-            working_copy(system, summary.digests.sha256, suffix_for(summary.source_name)) as copy,
-            deadline(step_timeout(summary.digests.size), f"media_probe of {summary.uid}"),
-        ):
-            looks_like_media = summary.media_type.startswith(("video/", "audio/"))
-            try:
-                probe = probe_media(copy, looks_like_media=looks_like_media)
-            except NotMediaError as exc:
-                # Declared video or audio, but neither its bytes nor ffprobe agree: said on the record, no table.
-                mark_exhibit(system, SERVICE, summary.uid, "damaged", exc.code, exc.message, "media_probe")
-                context.log.warning(str(exc))
-                return
-            except MediaDamagedError as exc:
-                mark_exhibit(system, SERVICE, summary.uid, "quarantined", exc.code, exc.message, "media_probe")
-                raise
-        row = {"exhibit_id": summary.exhibit_id, "exhibit_ref": summary.exhibit_ref, **probe.to_row()}
-        result = record_table(
-            system,
-            SERVICE,
-            summary.exhibit_id,
-            "media_probe",
-            pa.Table.from_pylist([row], schema=MEDIA_PROBE),
-            tool="exhibit media_probe",
-            tool_version=f"{__version__}; {probe.tool}",
-        )
+    system, summary = found
+    with _on_copy(system, summary, "media_probe") as copy:
+        looks_like_media = summary.media_type.startswith(("video/", "audio/"))
+        try:
+            probe = probe_media(copy, looks_like_media=looks_like_media)
+        except NotMediaError as exc:
+            # Declared video or audio, but neither its bytes nor ffprobe agree: said on the record, no table.
+            mark_exhibit(system, SERVICE, summary.uid, "damaged", exc.code, exc.message, "media_probe")
+            context.log.warning(str(exc))
+            return
+        except MediaDamagedError as exc:
+            mark_exhibit(system, SERVICE, summary.uid, "quarantined", exc.code, exc.message, "media_probe")
+            raise
+        row = probe.to_row()
+        result = _record_row(system, summary, "media_probe", MEDIA_PROBE, row, probe.tool)
         if probe.warnings and summary.status == "stored":
             first = probe.warnings[-1]
             mark_exhibit(system, SERVICE, summary.uid, "damaged", first.code, first.message, "media_probe")
@@ -284,19 +315,20 @@ def media_probe(context: AssetExecutionContext, evidence: EvidenceStoreResource)
     description="A copy every browser plays: H.264/AAC MP4, faststart, at most 720p, upright; with provenance.",
 )
 def review_proxy(context: AssetExecutionContext, evidence: EvidenceStoreResource) -> Iterator[MaterializeResult[None]]:
-    system = evidence.system()
-    summary = exhibit_summary(system, context.partition_key)
-    if summary is None or not _applies_to(summary, frozenset({"bwv", "audio"}), ("video/", "audio/")):
+    found = _exhibit_for(context, evidence, VIDEO_AUDIO)
+    if found is None:
         return
-    with (
-        coded_failures(),
-        working_copy(system, summary.digests.sha256, suffix_for(summary.source_name)) as copy,
-        deadline(step_timeout(summary.digests.size), f"review_proxy of {summary.uid}"),
-    ):
+    system, summary = found
+    with _on_copy(system, summary, "review_proxy") as copy:
         probe = probe_media(copy, looks_like_media=True)
-        proxy = make_review_proxy(
-            copy, copy.with_name("review_proxy.mp4"), probe, timeout=step_timeout(summary.digests.size)
-        )
+        try:
+            proxy = make_review_proxy(
+                copy, copy.with_name("review_proxy.mp4"), probe, timeout=step_timeout(summary.digests.size)
+            )
+        except MediaDamagedError as exc:
+            # Described but not playable: the exhibit says so on the record, and the run fails saying why.
+            mark_exhibit(system, SERVICE, summary.uid, "damaged", exc.code, exc.message, "review_proxy")
+            raise
         provenance = Provenance(summary.digests.sha256, "ffmpeg", proxy.tool_version, {"command": list(proxy.command)})
         derivative = record_derivative(
             system,
@@ -320,5 +352,49 @@ def review_proxy(context: AssetExecutionContext, evidence: EvidenceStoreResource
     )
 
 
-EXHIBIT_ASSETS = [original, media_probe, review_proxy]
+@asset(
+    partitions_def=exhibit_partitions,
+    deps=[original],
+    retry_policy=retry_policy(),
+    group_name="photos",
+    kinds={"python"},
+    output_required=False,
+    description="EXIF of a photo (exifread): device, time with its source, GPS, orientation, editing; pHash.",
+)
+def photo_metadata(
+    context: AssetExecutionContext, evidence: EvidenceStoreResource
+) -> Iterator[MaterializeResult[None]]:
+    found = _exhibit_for(context, evidence, PHOTO)
+    if found is None:
+        return
+    system, summary = found
+    with _on_copy(system, summary, "photo_metadata") as copy:
+        try:
+            photo = read_photo_metadata(copy)
+        except NotImageError as exc:
+            mark_exhibit(system, SERVICE, summary.uid, "damaged", exc.code, exc.message, "photo_metadata")
+            context.log.warning(str(exc))
+            return
+        row = photo.to_row()
+        result = _record_row(system, summary, "photo_metadata", PHOTO_METADATA, row, photo.tool)
+        unreadable = [w for w in photo.warnings if w.code == "EX-PHOTO-PIXELS"]
+        if unreadable and summary.status == "stored":
+            first = unreadable[0]
+            mark_exhibit(system, SERVICE, summary.uid, "damaged", first.code, first.message, "photo_metadata")
+    yield MaterializeResult(
+        metadata={
+            "camera": MetadataValue.text(" ".join(filter(None, [photo.make, photo.model])) or "unknown"),
+            "taken": MetadataValue.text(row["taken_utc"] or row["taken_local"] or "unknown"),
+            "location": MetadataValue.text(
+                f"{photo.gps.latitude:.6f}, {photo.gps.longitude:.6f}" if photo.gps else "none"
+            ),
+            "edited": MetadataValue.bool(photo.edited),
+            "phash": MetadataValue.text(photo.phash or ""),
+            "warnings": MetadataValue.int(len(photo.warnings)),
+            "table_sha256": MetadataValue.text(result.sha256),
+        }
+    )
+
+
+EXHIBIT_ASSETS = [original, media_probe, review_proxy, photo_metadata]
 EXHIBIT_CHECKS = [fixity, custody_chain]

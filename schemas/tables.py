@@ -80,4 +80,35 @@ MEDIA_PROBE = pa.schema(
     metadata={"description": "container, streams, device, time and place of a video or audio exhibit (ffprobe)"},
 )
 
-TABLES: dict[str, pa.Schema] = {"warnings": WARNINGS, "media_probe": MEDIA_PROBE}
+_PHOTO_FIELDS: list[pa.Field[Any]] = [
+    pa.field("exhibit_id", pa.int64(), nullable=False),
+    pa.field("exhibit_ref", pa.string(), nullable=False),
+    pa.field("image_format", pa.string()),
+    pa.field("width", pa.int32()),
+    pa.field("height", pa.int32()),
+    pa.field("make", pa.string()),
+    pa.field("model", pa.string()),
+    pa.field("serial", pa.string()),
+    pa.field("software", pa.string()),
+    pa.field("edited", pa.bool_()),  # the software tag names an image editor
+    pa.field("taken_utc", pa.string()),
+    pa.field("taken_local", pa.string()),
+    pa.field("taken_source", pa.string()),
+    pa.field("taken_reliability", pa.string()),
+    pa.field("latitude", pa.float64()),
+    pa.field("longitude", pa.float64()),
+    pa.field("altitude_m", pa.float64()),
+    pa.field("direction_deg", pa.float64()),
+    pa.field("gps_time_utc", pa.string()),
+    pa.field("orientation", pa.int32()),
+    pa.field("has_thumbnail", pa.bool_()),
+    pa.field("phash", pa.string()),
+    pa.field("tag_count", pa.int32()),
+    pa.field("warnings", pa.list_(_CODED)),
+    pa.field("tool", pa.string(), nullable=False),
+]
+PHOTO_METADATA = pa.schema(
+    _PHOTO_FIELDS, metadata={"description": "EXIF of a photo: device, time, GPS, orientation, editing; pHash"}
+)
+
+TABLES: dict[str, pa.Schema] = {"warnings": WARNINGS, "media_probe": MEDIA_PROBE, "photo_metadata": PHOTO_METADATA}

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import subprocess
+from fractions import Fraction
 from pathlib import Path
+
+from PIL import Image, ImageDraw
 
 
 def ffmpeg(*args: str) -> None:
@@ -29,3 +32,39 @@ def make_bwv_clip(folder: Path, name: str = "bwv.mp4", seconds: int = 2) -> Path
     )
     plain.unlink()
     return clip
+
+
+def scene(size: tuple[int, int] = (320, 240), shift: int = 0) -> Image.Image:
+    image = Image.new("RGB", size, (40, 60, 90))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((40 + shift, 40, 180 + shift, 200), fill=(220, 200, 40))
+    draw.ellipse((200, 60, 300, 160), fill=(200, 30, 30))
+    return image
+
+
+def _dms(value: float) -> tuple[Fraction, Fraction, Fraction]:
+    degrees = int(value)
+    minutes = int((value - degrees) * 60)
+    seconds = Fraction(round((value - degrees - minutes / 60) * 3600 * 1000), 1000)
+    return Fraction(degrees), Fraction(minutes), seconds
+
+
+def write_scene_photo(path: Path, *, software: str = "Firmware 1.0", orientation: int = 6) -> Path:
+    """A JPEG as a phone writes it: Make, Model, serial, DateTimeOriginal + offset, GPS (Westminster), orientation."""
+    exif = Image.Exif()
+    exif[0x010F] = "Samsung"  # Make
+    exif[0x0110] = "Galaxy S24"  # Model
+    exif[0x0131] = software  # Software
+    exif[0x0112] = orientation  # Orientation
+    details = exif.get_ifd(0x8769)
+    details[0x9003] = "2026:11:20 21:14:05"  # DateTimeOriginal
+    details[0x9011] = "+01:00"  # OffsetTimeOriginal
+    details[0xA431] = "R58N12345"  # BodySerialNumber
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2] = "N", _dms(51.500729)
+    gps[3], gps[4] = "W", _dms(0.124625)
+    gps[5], gps[6] = b"\x00", Fraction(12)
+    gps[7] = (Fraction(20), Fraction(14), Fraction(3))
+    gps[29] = "2026:11:20"
+    scene().save(path, "JPEG", exif=exif, quality=90)
+    return path

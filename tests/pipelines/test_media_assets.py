@@ -17,7 +17,7 @@ from evidence_store.settings import Settings
 from evidence_store.system import EvidenceSystem
 from evidence_store.workspace import working_copy
 from forensics.media_probe import probe_media
-from tests.media import make_bwv_clip
+from tests.media import make_bwv_clip, write_scene_photo
 from tests.pipelines.dagster_support import failure_description, materialize_exhibit
 
 
@@ -109,3 +109,20 @@ def test_damaged_media_is_quarantined_on_the_record_and_foreign_bytes_are_not_pr
     done = materialize_exhibit(instance, settings, other, config)
     assert done.success and not done.asset_materializations_for_node("media_probe")
     assert exhibit_record(system, analyst, other)["status"] == "damaged"
+
+
+@pytest.mark.parametrize("settings", ["file-sqlite"], indirect=True)
+def test_photo_metadata_asset(
+    system: EvidenceSystem, analyst: Actor, settings: Settings, instance: DagsterInstance, tmp_path: Path
+) -> None:
+    create_case(system, analyst, "OP-MEDIA", "Media")
+    photo = write_scene_photo(tmp_path / "scene.jpg")
+    uid = new_exhibit_uid()
+    result = materialize_exhibit(instance, settings, uid, {"path": str(photo), "case": "OP-MEDIA", "by": "DC Brown"})
+    assert result.success
+    assert not result.asset_materializations_for_node("media_probe")  # a photo is not probed as video
+    metadata = result.asset_materializations_for_node("photo_metadata")[0].metadata
+    assert metadata["location"].value == "51.500729, -0.124625"
+    shown = exhibit_record(system, analyst, uid)["photo_metadata"]
+    assert (shown["make"], shown["orientation"], shown["taken_utc"]) == ("Samsung", 6, "2026-11-20T20:14:05Z")
+    assert shown["phash"] == metadata["phash"].value and len(shown["phash"]) == 16
