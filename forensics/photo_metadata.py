@@ -12,6 +12,7 @@ record with warnings: unreadable tags, pixels that will not decode), or a record
 from __future__ import annotations
 
 import io
+import logging
 import re
 import warnings as py_warnings
 from dataclasses import dataclass, field
@@ -26,6 +27,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from forensics.errors import MediaMissingError, NotImageError
 from forensics.timestamps import GPS, TimeReading, read_time
+
+# exifread logs "no EXIF" and tag-level complaints itself; those become warnings rows here instead.
+logging.getLogger("exifread").setLevel(logging.CRITICAL)
 
 EXIF_PREFIX_BYTES = 16 << 20  # HEIC keeps EXIF after its boxes; JPEG within the first 64 KiB
 MAX_PIXELS = 200_000_000  # Pillow's decompression-bomb limit, made explicit

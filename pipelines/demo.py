@@ -10,7 +10,6 @@ import json
 import math
 import shutil
 import struct
-import subprocess
 import wave
 import zlib
 from collections.abc import Callable
@@ -18,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from evidence_store.access import Actor, add_member, add_user, bootstrap_admin, resolve_actor
+from evidence_store.analysis import newest_rows
 from evidence_store.cases import create_case
 from evidence_store.custody import exhibit_proof, make_checkpoint
+from evidence_store.derivatives import latest_derivative
 from evidence_store.errors import AlreadyExistsError
 from evidence_store.intake_folders import load_intake_folders
 from evidence_store.processing import exhibit_summary
@@ -28,6 +29,7 @@ from evidence_store.system import EvidenceSystem
 from evidence_store.verification import verify
 from pipelines.dagster_home import dagster_home
 from pipelines.orchestration import process_drops
+from pipelines.sample_media import make_bwv_clip, write_scene_photo
 
 DEMO_CASE = "OP-DEMO-001"
 
@@ -70,15 +72,9 @@ def generate_sample_files(folder: Path) -> list[Path]:
     _png(files[1])
     files[2].write_text("Attended 14 Acacia Avenue at 21:14. Door forced. Items listed on MG form.\n")
     files[3].write_bytes(b"")
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg:
-        video, photo = folder / "bwv-clip.mp4", folder / "scene-photo.jpg"
-        clip = "-f lavfi -i testsrc2=size=320x240:rate=25:duration=2 -f lavfi -i sine=frequency=440:duration=2"
-        encode = "-c:v libx264 -pix_fmt yuv420p -c:a aac -shortest"
-        still = "-f lavfi -i testsrc=size=320x240 -frames:v 1"
-        for args, target in ((f"{clip} {encode}", video), (still, photo)):
-            subprocess.run([ffmpeg, "-loglevel", "error", "-y", *args.split(), str(target)], check=True)
-        files += [video, photo]
+    files.append(write_scene_photo(folder / "scene-photo.jpg"))  # EXIF: phone, time + offset, GPS, orientation
+    if shutil.which("ffmpeg"):
+        files.append(make_bwv_clip(folder, "bwv-clip.mp4", seconds=4))  # Axon-style tags, place, rotation
     return files
 
 
@@ -101,6 +97,28 @@ def _team(system: EvidenceSystem) -> dict[str, Actor]:
             team[name] = resolve_actor(system, name)
     team["demo.admin"] = admin
     return team
+
+
+def _findings(system: EvidenceSystem, exhibit_id: int) -> list[str]:
+    """What the analyses found, one line each, for the demo's output."""
+    lines = []
+    for row in newest_rows(system, exhibit_id, "media_probe", limit=1):
+        where = f"{row['latitude']:.5f},{row['longitude']:.5f}" if row["latitude"] is not None else "no place"
+        when = row["recorded_at_utc"] or row["recorded_at_local"] or "no time"
+        device = " ".join(filter(None, [row["make"], row["model"]])) or "unknown device"
+        lines.append(
+            f"media_probe: {row['container'].split(',')[0]} {row['duration_s'] or 0:.1f} s, {device}, {when}, {where}"
+        )
+    for row in newest_rows(system, exhibit_id, "photo_metadata", limit=1):
+        where = f"{row['latitude']:.5f},{row['longitude']:.5f}" if row["latitude"] is not None else "no GPS"
+        when = row["taken_utc"] or row["taken_local"] or "no time"
+        lines.append(
+            f"photo_metadata: {row['make'] or '?'} {row['model'] or ''}, taken {when}, {where}, pHash {row['phash']}"
+        )
+    proxy = latest_derivative(system, exhibit_id, "review_proxy")
+    if proxy is not None:
+        lines.append(f"review_proxy: {proxy.sha256[:16]}… made by {proxy.tool_version}")
+    return lines
 
 
 def run_demo(settings: Settings, folder: Path | None, echo: Callable[[str], None] | None = print) -> dict[str, Any]:
@@ -143,6 +161,8 @@ def run_demo(settings: Settings, folder: Path | None, echo: Callable[[str], None
             f"  run {run.run_id[:8]} {summary.exhibit_ref:<6} {summary.kind:<12} {summary.digests.size:>9,} B  "
             f"sha256 {summary.digests.sha256}{warn}"
         )
+        for finding in _findings(system, summary.exhibit_id):
+            say(f"           {finding}")
     checkpoint = make_checkpoint(system, supervisor)
     say(f"sup.khan signed a checkpoint over {checkpoint.tree_size} custody events (root {checkpoint.root[:16]}…)")
     report = verify(system, supervisor, case_ref=DEMO_CASE, objects=True)

@@ -10,7 +10,7 @@ import pytest
 from forensics.errors import MediaDamagedError, MediaMissingError, NotMediaError
 from forensics.media_probe import parse_iso6709, probe_media
 from forensics.timestamps import DEVICE_LOCAL, DEVICE_ZONED, read_time
-from tests.media import make_bwv_clip
+from pipelines.sample_media import make_bwv_clip
 
 pytestmark = pytest.mark.skipif(not shutil.which("ffmpeg"), reason="ffmpeg is not installed (make setup)")
 

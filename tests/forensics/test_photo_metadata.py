@@ -10,7 +10,7 @@ from PIL import Image
 from forensics.errors import NotImageError
 from forensics.photo_metadata import read_photo_metadata
 from forensics.timestamps import DEVICE_ZONED, GPS
-from tests.media import scene, write_scene_photo
+from pipelines.sample_media import scene, write_scene_photo
 
 
 def test_a_phone_photo_is_described(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from evidence_store.settings import Settings
 from evidence_store.system import EvidenceSystem
 from evidence_store.workspace import working_copy
 from forensics.media_probe import probe_media
-from tests.media import make_bwv_clip, write_scene_photo
+from pipelines.sample_media import make_bwv_clip, write_scene_photo
 from tests.pipelines.dagster_support import failure_description, materialize_exhibit
 
 

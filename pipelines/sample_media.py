@@ -1,4 +1,5 @@
-"""Generated media for tests: ffmpeg's test sources, with the tags a body-worn camera writes."""
+"""Generated sample media, for the demo and the tests: ffmpeg's test sources with the tags a body-worn camera
+writes, and a phone photo with EXIF (make, time and offset, GPS, orientation), all made here, nothing downloaded."""
 
 from __future__ import annotations
 
