@@ -29,6 +29,7 @@ bench: setup
 	$(UV_RUN) python bench/ingest.py
 	$(UV_RUN) python bench/ledger.py
 	$(UV_RUN) python bench/pipeline.py
+	$(UV_RUN) python bench/transcode.py
 
 clean:
 	rm -rf .exhibit .pytest_cache .mypy_cache .ruff_cache
