@@ -42,7 +42,7 @@ from evidence_store.ledger import format_time
 from evidence_store.objects import PutResult
 from evidence_store.system import EvidenceSystem
 from forensics.media_type import MediaType, sniff
-from schemas.errors import ExhibitError, InputError
+from schemas.errors import ExhibitError, InputError, StorageError
 from schemas.records import CustodyAction, ExhibitKind
 
 
@@ -78,6 +78,8 @@ class IngestOutcome:
     new_object: bool = False
     duplicate_of: int | None = None  # same bytes already an exhibit of this case: a new receipt, no new exhibit
     repeated: bool = False  # a retry of an intake that had already finished under the same uid: nothing done
+    # The failure was the store or the catalog not answering (a StorageError): the file is fine, try again later.
+    transient: bool = False
     warnings: tuple[dict[str, str], ...] = ()
     error: dict[str, Any] | None = None
 
@@ -297,12 +299,12 @@ def _ingest_one(
         return outcome
     except ExhibitError as exc:
         _record_refusal(system, actor, request, [str(path)], exc)
-        return IngestOutcome(path=display_path(path), error=exc.to_dict())
+        return IngestOutcome(path=display_path(path), error=exc.to_dict(), transient=isinstance(exc, StorageError))
     except Exception as exc:
         # Anything unforeseen fails this file, on the record, and the other files go on.
         failure = IngestFailedError(f"ingest of {display_path(path)} failed: {type(exc).__name__}: {exc}")
         _record_refusal(system, actor, request, [str(path)], failure)
-        return IngestOutcome(path=display_path(path), error=failure.to_dict())
+        return IngestOutcome(path=display_path(path), error=failure.to_dict(), transient=True)
 
 
 def _record_warnings(system: EvidenceSystem, actor: Actor, outcome: IngestOutcome) -> None:

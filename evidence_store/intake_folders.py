@@ -44,7 +44,7 @@ from evidence_store.errors import BadSettingError
 from evidence_store.intake import IngestOutcome, IngestRequest, display_path, ingest
 from evidence_store.settings import Settings
 from evidence_store.system import EvidenceSystem
-from schemas.errors import ExhibitError, InputError, StorageError
+from schemas.errors import ExhibitError, InputError
 from schemas.records import CustodyAction, ExhibitKind
 
 SIDECAR_SUFFIX = ".exhibit.json"
@@ -374,7 +374,7 @@ def ingest_dropped(
         where = quarantine(system, actor, folder, ticket.name, exc.code, exc.message, case_ref=ticket.case)
         return DropResult(IngestOutcome(path=display_path(source), error=exc.to_dict()), "quarantined", str(where))
     if outcome.error is not None:
-        if is_transient(outcome.error):
+        if outcome.transient:
             return DropResult(outcome, "left", str(source))
         code, message = outcome.error["code"], outcome.error["message"]
         where = quarantine(system, actor, folder, ticket.name, code, message, recorded=True)
@@ -388,16 +388,6 @@ def ingest_dropped(
             path.unlink()
         return DropResult(outcome, "deleted", None)
     return DropResult(outcome, "moved", str(_move_together(folder, ticket.name, folder.processed)))
-
-
-def is_transient(error: ExhibitError | Mapping[str, Any]) -> bool:
-    """Worth trying again later: the store or the catalog did not answer; the evidence itself is fine."""
-    if isinstance(error, ExhibitError):
-        return isinstance(error, StorageError)
-    return str(error.get("code", "")).startswith(_TRANSIENT_PREFIXES)
-
-
-_TRANSIENT_PREFIXES = ("EX-STORE-", "EX-OBJECT-MISSING", "EX-INGEST-FAILED", "EX-PIPELINE-TIMEOUT")
 
 
 def quarantine(

@@ -153,7 +153,7 @@ def original(
         raise failure(exc) from exc
     if outcome is not None:
         if outcome.error is not None:
-            raise failure(outcome.error, file=MetadataValue.text(outcome.path))
+            raise failure(outcome.error, transient=outcome.transient, file=MetadataValue.text(outcome.path))
         summary = exhibit_summary(system, uid)
         assert summary is not None
         if outcome.duplicate_of is not None:

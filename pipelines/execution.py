@@ -32,7 +32,6 @@ from dagster import (
     multiprocess_executor,
 )
 
-from evidence_store.intake_folders import is_transient
 from schemas.errors import ExhibitError, StorageError
 
 
@@ -89,16 +88,21 @@ def deadline(seconds: int, what: str) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def failure(error: ExhibitError | Mapping[str, Any], **metadata: Any) -> Failure:
-    """A Dagster failure that shows the coded error; only transient ones are retried."""
+def failure(error: ExhibitError | Mapping[str, Any], *, transient: bool = False, **metadata: Any) -> Failure:
+    """A Dagster failure that shows the coded error; only transient ones are retried.
+
+    An `ExhibitError` is transient when it is a StorageError (the store or catalog did not answer); an error
+    already turned into a dict (an ingest outcome) says so with `transient`.
+    """
     if isinstance(error, ExhibitError):
         code, message = error.code, error.message
+        transient = isinstance(error, StorageError)
     else:
         code, message = str(error.get("code", "EX-ERROR")), str(error.get("message", "failed"))
     return Failure(
         description=f"[{code}] {message}",
         metadata={"code": code, "message": message, **metadata},
-        allow_retries=is_transient(error),
+        allow_retries=transient,
     )
 
 
