@@ -7,7 +7,7 @@ canonical JSON details) so verification never depends on how a database normalis
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,6 +69,10 @@ class StoredObject(Base):
     envelope: Mapped[dict[str, Any]] = mapped_column(JSON)
     store_key: Mapped[str] = mapped_column(String(200))
     stored_at: Mapped[str] = mapped_column(String(40))
+
+    def differs_from_receipt(self, receipt: Mapping[str, Any]) -> list[str]:
+        """The digests (and size) in which this catalog row and a signed RECEIVED event's details disagree."""
+        return [name for name in ("sha256", "md5", "sha1", "size") if receipt.get(name) != getattr(self, name)]
 
 
 class Exhibit(Base):

@@ -21,9 +21,9 @@ from evidence_store.access import SERVICE, Actor, Permission, authorize, record_
 from evidence_store.cases import get_exhibit
 from evidence_store.catalog import Case, CheckpointRow, CustodyEventRow
 from evidence_store.errors import NotFoundError
-from evidence_store.ledger import GENESIS_HASH, Ledger, LedgerVerification, format_time, verify_signature
+from evidence_store.ledger import GENESIS_HASH, Ledger, LedgerVerification, StoredEntry, format_time
 from evidence_store.merkle import CompactTree, consistency_proof, inclusion_proof
-from evidence_store.proofs import PROOF_FORMAT, Checkpoint, event_leaf, verify_ledger
+from evidence_store.proofs import PROOF_FORMAT, Checkpoint, event_leaf, signature_fault, verify_ledger
 from evidence_store.system import EvidenceSystem
 from schemas.records import CustodyAction
 
@@ -151,45 +151,35 @@ def verify_exhibit_events(system: EvidenceSystem, ident: str | int) -> LedgerVer
         def fail(seq: int, code: str, reason: str) -> LedgerVerification:
             return LedgerVerification(False, checked, seq, code, reason)
 
+        def hash_fault(entry: StoredEntry) -> tuple[str, str] | None:
+            try:
+                intact = entry.compute_hash() == entry.entry_hash
+            except ValueError as exc:  # stored details that no longer parse: edited outside Exhibit
+                return "EX-LEDGER-MALFORMED", f"event {entry.seq} is malformed: {exc}"
+            return None if intact else ("EX-LEDGER-HASH", f"event {entry.seq} was altered: it hashes differently")
+
         receipt_seen = False
         for entry in entries:
             if entry.exhibit_id != exhibit.id:
                 continue
-            try:
-                if entry.compute_hash() != entry.entry_hash:
-                    return fail(entry.seq, "EX-LEDGER-HASH", f"event {entry.seq} was altered: it hashes differently")
-            except ValueError as exc:
-                return fail(entry.seq, "EX-LEDGER-MALFORMED", f"event {entry.seq} is malformed: {exc}")
-            public = public_keys.get(entry.key_id)
-            if public is None:
-                return fail(entry.seq, "EX-LEDGER-UNKNOWN-KEY", f"event {entry.seq} is signed by unknown key")
-            try:
-                signature = bytes.fromhex(entry.signature)
-            except ValueError:
-                signature = b""
-            if not verify_signature(public, bytes.fromhex(entry.entry_hash), signature):
-                return fail(entry.seq, "EX-LEDGER-SIGNATURE", f"event {entry.seq} has an invalid signature")
+            altered = hash_fault(entry)
+            if altered is not None:
+                return fail(entry.seq, *altered)
+            signature = signature_fault(entry.seq, entry.key_id, entry.entry_hash, entry.signature, public_keys)
+            if signature is not None:
+                return fail(entry.seq, *signature)
             before = by_seq.get(entry.seq - 1)
             expected_prev = GENESIS_HASH if entry.seq == 1 else (before.entry_hash if before else None)
             if expected_prev is None or entry.prev_hash != expected_prev:
                 return fail(entry.seq, "EX-LEDGER-CHAIN", f"event {entry.seq} does not chain to the entry before it")
-            if before is not None and before.exhibit_id != exhibit.id:
-                try:
-                    intact = before.compute_hash() == before.entry_hash
-                except ValueError:
-                    intact = False
-                if not intact:
-                    return fail(before.seq, "EX-LEDGER-HASH", f"event {before.seq}, before this exhibit's, was altered")
+            if before is not None and before.exhibit_id != exhibit.id and hash_fault(before) is not None:
+                return fail(before.seq, "EX-LEDGER-HASH", f"event {before.seq}, before this exhibit's, was altered")
             if entry.action == CustodyAction.RECEIVED.value and not receipt_seen:
                 receipt_seen = True
-                signed = entry.parsed_details()
-                for field in ("sha256", "md5", "sha1", "size"):
-                    if signed.get(field) != getattr(original, field):
-                        return fail(
-                            entry.seq,
-                            "EX-CATALOG-MISMATCH",
-                            f"the catalog's {field} differs from the one signed at receipt (event {entry.seq})",
-                        )
+                differing = original.differs_from_receipt(entry.parsed_details())
+                if differing:
+                    reason = f"the catalog's {', '.join(differing)} differ from the receipt signed at event {entry.seq}"
+                    return fail(entry.seq, "EX-CATALOG-MISMATCH", reason)
             checked += 1
         if not receipt_seen:
             return LedgerVerification(False, checked, None, "EX-LEDGER-NO-RECEIPT", "no signed receipt of this exhibit")

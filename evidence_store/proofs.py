@@ -98,6 +98,22 @@ class Checkpoint:
         )
 
 
+def signature_fault(
+    seq: int, key_id: str, entry_hash: str, signature_hex: str, public_keys: Mapping[str, bytes]
+) -> tuple[str, str] | None:
+    """Why an event's signature does not hold, as (code, reason), or None when a known key signed its hash."""
+    public = public_keys.get(key_id)
+    if public is None:
+        return "EX-LEDGER-UNKNOWN-KEY", f"event {seq} is signed by unknown key {key_id}"
+    try:
+        signature = bytes.fromhex(signature_hex)
+    except ValueError:
+        signature = b""
+    if not verify_signature(public, bytes.fromhex(entry_hash), signature):
+        return "EX-LEDGER-SIGNATURE", f"event {seq} has an invalid signature"
+    return None
+
+
 def verify_ledger(
     events: Iterable[CustodyEvent | StoredEntry | MalformedEvent],
     public_keys: Mapping[str, bytes],
@@ -120,15 +136,9 @@ def verify_ledger(
 
     def first_bad_signature() -> LedgerVerification | None:
         for seq, key_id, entry_hash, signature_hex in unvouched:
-            public = public_keys.get(key_id)
-            if public is None:
-                return result(False, seq, "EX-LEDGER-UNKNOWN-KEY", f"event {seq} is signed by unknown key {key_id}")
-            try:
-                signature = bytes.fromhex(signature_hex)
-            except ValueError:
-                signature = b""
-            if not verify_signature(public, bytes.fromhex(entry_hash), signature):
-                return result(False, seq, "EX-LEDGER-SIGNATURE", f"event {seq} has an invalid signature")
+            fault = signature_fault(seq, key_id, entry_hash, signature_hex, public_keys)
+            if fault is not None:
+                return result(False, seq, *fault)
         unvouched.clear()
         return None
 

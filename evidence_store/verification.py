@@ -151,11 +151,7 @@ def _catalog_problems(exhibit: Exhibit, obj: StoredObject, signed: dict[int, dic
     receipt = signed.get(exhibit.id)
     if receipt is None:
         return [Problem("EX-CATALOG-UNRECORDED", f"exhibit {exhibit.reference} has no RECEIVED event", exhibit.id)]
-    differing = [
-        name
-        for name, value in (("sha256", obj.sha256), ("md5", obj.md5), ("sha1", obj.sha1), ("size", obj.size))
-        if receipt.get(name) != value
-    ]
+    differing = obj.differs_from_receipt(receipt)
     if exhibit.original_sha256 != receipt.get("sha256"):
         differing.append("original")
     if differing:
