@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
+from evidence_store.digests import Digests
 from evidence_store.errors import NotInitialisedError
 
 if TYPE_CHECKING:
@@ -69,6 +70,10 @@ class StoredObject(Base):
     envelope: Mapped[dict[str, Any]] = mapped_column(JSON)
     store_key: Mapped[str] = mapped_column(String(200))
     stored_at: Mapped[str] = mapped_column(String(40))
+
+    @property
+    def digests(self) -> Digests:
+        return Digests(self.size, self.md5, self.sha1, self.sha256)
 
     def differs_from_receipt(self, receipt: Mapping[str, Any]) -> list[str]:
         """The digests (and size) in which this catalog row and a signed RECEIVED event's details disagree."""

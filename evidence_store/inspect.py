@@ -12,7 +12,6 @@ from evidence_store.access import Actor, Permission, authorize, record_view
 from evidence_store.analysis import newest_rows
 from evidence_store.cases import get_case, get_exhibit
 from evidence_store.catalog import AnalysisResult, CustodyEventRow, Derivative, Exhibit, StoredObject
-from evidence_store.digests import Digests
 from evidence_store.errors import AlreadyExistsError, HashMismatchError
 from evidence_store.ledger import Ledger
 from evidence_store.system import EvidenceSystem
@@ -157,7 +156,7 @@ def download_original(
         exhibit = get_exhibit(session, ident)
         case = exhibit.case
         authorize(system, session, actor, Permission.DOWNLOAD, case, exhibit_id=exhibit.id, reason=reason)
-        expected = Digests(exhibit.original.size, exhibit.original.md5, exhibit.original.sha1, exhibit.original.sha256)
+        expected = exhibit.original.digests
         case_ref, exhibit_id = case.reference, exhibit.id
     try:
         handle = out_path.open("xb")

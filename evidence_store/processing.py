@@ -73,7 +73,7 @@ def exhibit_summary(system: EvidenceSystem, uid: str) -> ExhibitSummary | None:
             case_ref=exhibit.case.reference,
             kind=exhibit.kind,
             media_type=original.media_type,
-            digests=Digests(original.size, original.md5, original.sha1, original.sha256),
+            digests=original.digests,
             warnings=len(exhibit.warnings),
             custody_events=events,
             status=exhibit.status,

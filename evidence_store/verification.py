@@ -115,19 +115,11 @@ def verify(
         report.objects_checked += 1
         if on_object is not None:
             on_object(sha256)
-        expected = Digests(obj.size, obj.md5, obj.sha1, obj.sha256)
-        try:
-            system.store.verify(sha256, expected)
-        except (StoreUnavailableError, StoreWriteError):
-            # The store did not answer: that says nothing about the bytes, and must not put thousands of
-            # FIXITY_FAILED events on the ledger during an outage. The sweep stops here and is retried.
-            raise
-        except ExhibitError as exc:
-            report.problems.append(Problem(exc.code, exc.message, exhibit.id, sha256))
-            _record_fixity(system, CustodyAction.FIXITY_FAILED, actor, reference, exhibit.id, sha256, exc.to_dict())
-        else:
+        result = _rehash(system, actor, obj.digests, reference, exhibit.id)
+        if result.error is None:
             report.objects_verified += 1
-            _record_fixity(system, CustodyAction.HASH_VERIFIED, actor, reference, exhibit.id, sha256, {})
+        else:
+            report.problems.append(Problem(result.error["code"], result.error["message"], exhibit.id, sha256))
     return report
 
 
@@ -214,12 +206,17 @@ def verify_exhibit_original(system: EvidenceSystem, actor: Actor, ident: str | i
     """
     with system.catalog.reading() as session:
         exhibit = get_exhibit(session, ident)
-        obj = exhibit.original
-        expected = Digests(obj.size, obj.md5, obj.sha1, obj.sha256)
-        exhibit_id, case_ref = exhibit.id, exhibit.case.reference
+        expected, exhibit_id, case_ref = exhibit.original.digests, exhibit.id, exhibit.case.reference
+    return _rehash(system, actor, expected, case_ref, exhibit_id)
+
+
+def _rehash(system: EvidenceSystem, actor: Actor, expected: Digests, case_ref: str, exhibit_id: int) -> FixityResult:
+    """Re-reads, decrypts and re-hashes one stored object and records the outcome on the ledger."""
     try:
         observed = system.store.verify(expected.sha256, expected)
     except (StoreUnavailableError, StoreWriteError):
+        # The store did not answer: that says nothing about the bytes, and must not put thousands of
+        # FIXITY_FAILED events on the ledger during an outage. The caller stops here and is retried.
         raise
     except ExhibitError as exc:
         _record_fixity(system, CustodyAction.FIXITY_FAILED, actor, case_ref, exhibit_id, expected.sha256, exc.to_dict())
