@@ -71,3 +71,8 @@ def write_section(name: str, body: str) -> None:
     text = pattern.sub(lambda _m: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
     DOCS.parent.mkdir(parents=True, exist_ok=True)
     DOCS.write_text(text)
+
+
+def write_report(name: str, title: str, description: str, *blocks: str) -> None:
+    """A benchmark's section: its title, what was measured and on what machine, then tables and verdicts."""
+    write_section(name, "\n\n".join([f"## {title}", f"{description} Machine: {machine()}.", *blocks]))

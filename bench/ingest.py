@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Timing, machine, median, run_timed, write_section
+from bench.common import Timing, median, run_timed, write_report
 
 EXHIBIT = str(Path(sys.executable).parent / "exhibit")
 OURS = "exhibit ingest (data path)"
@@ -145,21 +145,15 @@ def main() -> None:
     )
     print(verdict)
     if not args.no_docs:
-        body = "\n".join(
-            [
-                "## Ingest: one pass of three digests + encryption (`bench/ingest.py`, issue 3)",
-                "",
-                f"{args.size_mib} MiB generated file, from the page cache, median of {args.runs} runs, each ingest "
-                "into a fresh local store (encrypted, fsynced). The data path is the library `ingest()` call timed "
-                "inside its process after imports; the CLI row is the whole `exhibit ingest` process. "
-                f"Machine: {machine()}.",
-                "",
-                table,
-                "",
-                verdict,
-            ]
+        write_report(
+            "ingest",
+            "Ingest: one pass of three digests + encryption (`bench/ingest.py`, issue 3)",
+            f"{args.size_mib} MiB generated file, from the page cache, median of {args.runs} runs, each ingest "
+            "into a fresh local store (encrypted, fsynced). The data path is the library `ingest()` call timed "
+            "inside its process after imports; the CLI row is the whole `exhibit ingest` process.",
+            table,
+            verdict,
         )
-        write_section("ingest", body)
 
 
 if __name__ == "__main__":

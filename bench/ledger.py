@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import machine, write_section
+from bench.common import write_report
 
 PG_ADMIN = os.environ.get("EXHIBIT_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
@@ -186,18 +186,11 @@ def main() -> None:
     )
     print(table)
     if not args.no_docs:
-        write_section(
+        write_report(
             "ledger",
-            "\n".join(
-                [
-                    "## Custody ledger: appends and verification (`bench/ledger.py`, issue 4)",
-                    "",
-                    f"Appends run for {args.seconds:.0f} s each; PostgreSQL 15 on loopback with 4 writer processes. "
-                    f"Machine: {machine()}.",
-                    "",
-                    table,
-                ]
-            ),
+            "Custody ledger: appends and verification (`bench/ledger.py`, issue 4)",
+            f"Appends run for {args.seconds:.0f} s each; PostgreSQL 15 on loopback with 4 writer processes.",
+            table,
         )
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Timing, machine, median, run_timed, write_section
-from bench.ingest import EXHIBIT, _fresh_home, generate
+from bench.common import Timing, median, run_timed, write_report
+from bench.ingest import _fresh_home, generate, ingest_cli
 
 # Times the sensor look and the runs, after imports (Dagster's take about 2 s here).
 _PIPELINE = """
@@ -58,13 +58,6 @@ def pipeline(samples: Path, work: Path, n: int, count: int) -> Timing:
     return timing
 
 
-def cli(samples: Path, work: Path, n: int) -> Timing:
-    env = _fresh_home(work, f"cli-{n}")
-    timing = run_timed([EXHIBIT, "ingest", str(samples), "--case", "BENCH", "--by", "Bench Runner"], env)
-    shutil.rmtree(env["EXHIBIT_HOME"])
-    return timing
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--files", type=int, default=40)
@@ -91,7 +84,7 @@ def main() -> None:
         for n in range(args.runs):
             for name, argv in anchors.items():
                 results[name].append(run_timed(argv))
-            results[CLI].append(cli(samples, work, n))
+            results[CLI].append(ingest_cli(samples, work, n))
             results[PIPELINE].append(pipeline(samples, work, n, args.files))
             line = ", ".join(f"{k} {v[-1].seconds:.2f} s" for k, v in results.items())
             print(f"run {n + 1}/{args.runs}: {line}", flush=True)
@@ -115,22 +108,14 @@ def main() -> None:
     print(table)
     print(verdict)
     if not args.no_docs:
-        write_section(
+        write_report(
             "pipeline",
-            "\n".join(
-                [
-                    "## Pipeline: drop folder, sensor and one Dagster run per exhibit (`bench/pipeline.py`, issue 5)",
-                    "",
-                    f"{args.files} generated files of {args.size_mib} MiB, from the page cache, median of {args.runs} "
-                    "runs, each into a fresh local store. The pipeline row is timed inside its process after "
-                    "imports; the CLI row is the whole `exhibit ingest` process (about 1.5 s of it imports). "
-                    f"Machine: {machine()}.",
-                    "",
-                    table,
-                    "",
-                    verdict,
-                ]
-            ),
+            "Pipeline: drop folder, sensor and one Dagster run per exhibit (`bench/pipeline.py`, issue 5)",
+            f"{args.files} generated files of {args.size_mib} MiB, from the page cache, median of {args.runs} "
+            "runs, each into a fresh local store. The pipeline row is timed inside its process after "
+            "imports; the CLI row is the whole `exhibit ingest` process (about 1.5 s of it imports).",
+            table,
+            verdict,
         )
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Timing, machine, median, run_timed, write_section
+from bench.common import Timing, median, run_timed, write_report
 
 _EXHIBIT = """
 import json, sys, time
@@ -93,21 +93,14 @@ def main() -> None:
     print(table)
     print(verdict)
     if not args.no_docs:
-        write_section(
+        write_report(
             "transcode",
-            "\n".join(
-                [
-                    "## Review proxy: Exhibit against the same ffmpeg command (`bench/transcode.py`, issue 6)",
-                    "",
-                    f"A generated {args.seconds} s 1280x720 30 fps H.264/AAC clip, median of {args.runs} runs. "
-                    "Exhibit's row is the library call timed in its process after imports (planning, ffmpeg, "
-                    f"output checks). Machine: {machine()}.",
-                    "",
-                    table,
-                    "",
-                    verdict,
-                ]
-            ),
+            "Review proxy: Exhibit against the same ffmpeg command (`bench/transcode.py`, issue 6)",
+            f"A generated {args.seconds} s 1280x720 30 fps H.264/AAC clip, median of {args.runs} runs. "
+            "Exhibit's row is the library call timed in its process after imports (planning, ffmpeg, "
+            "output checks).",
+            table,
+            verdict,
         )
 
 
