@@ -29,17 +29,20 @@ from schemas.errors import InputError
 warnings.filterwarnings("ignore", message="Parameter `owners` of initializer `SensorDefinition")
 
 
+# Seconds between looks at the drop folders and the catalog (the daemon's sensor interval).
+LOOK_EVERY = int(os.environ.get("EXHIBIT_INTAKE_INTERVAL", "15"))
+
+
 def sensor_name(folder: IntakeFolder) -> str:
     return "intake_" + folder.name.replace("-", "_")
 
 
 def intake_sensor(folder: IntakeFolder) -> SensorDefinition:
-    interval = int(os.environ.get("EXHIBIT_INTAKE_INTERVAL", "15"))
 
     @sensor(
         name=sensor_name(folder),
         jobs=[process_exhibit_job, intake_quarantine_job],
-        minimum_interval_seconds=interval,
+        minimum_interval_seconds=LOOK_EVERY,
         default_status=DefaultSensorStatus.RUNNING,
         description=f"Drop folder {folder.folder}: files (with an optional NAME.exhibit.json sidecar) become "
         f"exhibits{' of ' + folder.case if folder.case else ''}; then {folder.after} them.",
@@ -101,7 +104,7 @@ def intake_sensor(folder: IntakeFolder) -> SensorDefinition:
 @sensor(
     name="new_exhibits",
     job=process_exhibit_job,
-    minimum_interval_seconds=int(os.environ.get("EXHIBIT_INTAKE_INTERVAL", "15")),
+    minimum_interval_seconds=LOOK_EVERY,
     default_status=DefaultSensorStatus.RUNNING,
     description="Exhibits that entered the catalog another way (exhibit ingest, the review app, extraction from a "
     "device image) get their partition and a process_exhibit run.",
