@@ -53,7 +53,6 @@ from forensics.photo_metadata import read_photo_metadata
 from forensics.transcode import make_review_proxy
 from pipelines.execution import coded_failures, deadline, failure, retry_policy, step_timeout
 from pipelines.resources import EvidenceStoreResource
-from schemas.errors import ExhibitError
 from schemas.tables import MEDIA_PROBE, PHOTO_METADATA
 
 exhibit_partitions = DynamicPartitionsDefinition(name="exhibits")
@@ -129,7 +128,7 @@ def original(
     system = evidence.system()
     extra: dict[str, Any] = {}
     summary = exhibit_summary(system, uid)
-    try:
+    with coded_failures():
         if config.intake:
             # Also when the exhibit exists: a retry after the commit but before the file was moved moves it now.
             folder = evidence.intake_folder(config.intake)
@@ -149,8 +148,6 @@ def original(
             raise failure({"code": "EX-PIPELINE-NO-SOURCE", "message": message})
         else:
             outcome = None
-    except ExhibitError as exc:
-        raise failure(exc) from exc
     if outcome is not None:
         if outcome.error is not None:
             raise failure(outcome.error, transient=outcome.transient, file=MetadataValue.text(outcome.path))
