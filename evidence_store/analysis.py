@@ -7,12 +7,14 @@ Parquet's footer-first reads fetch only the chunks they need.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Generator, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import select
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
 
 from evidence_store.access import Actor, Permission, authorize, record_view
 from evidence_store.cases import get_case
@@ -96,6 +98,49 @@ def record_table(
     return row
 
 
+def _newest_results(session: Session, query: Select[AnalysisResult]) -> list[str]:
+    """The newest result of each producer for each exhibit, by exhibit then producer.
+
+    Most tables have one producer (the step named after them); `warnings` has one per step that noticed
+    something, and a re-run of one step must replace its own rows without hiding another step's.
+    """
+    newest: dict[tuple[int, str], str] = {}
+    for result in session.execute(query.order_by(AnalysisResult.id)).scalars():
+        newest[(result.exhibit_id, result.tool)] = result.sha256
+    return [newest[key] for key in sorted(newest)]
+
+
+def _batches(system: EvidenceSystem, sha256: str, batch_size: int) -> Generator[pa.RecordBatch]:
+    # The Parquet reader is closed before the decrypting reader under it: a pyarrow file wrapper left for
+    # the garbage collector is destroyed during interpreter shutdown and aborts the process.
+    with system.store.open(sha256) as reader, pa.PythonFile(reader, mode="r") as source:
+        parquet = pq.ParquetFile(source, pre_buffer=False)
+        try:
+            yield from parquet.iter_batches(batch_size=batch_size, use_threads=False)
+        finally:
+            parquet.close()
+
+
+def _read(system: EvidenceSystem, results: list[str], schema: pa.Schema, limit: int | None) -> pa.Table:
+    parts: list[pa.Table] = []
+    wanted = limit if limit is not None else -1
+    for sha256 in results:
+        if wanted == 0:
+            break
+        batches = _batches(system, sha256, 65536)
+        try:
+            for batch in batches:
+                if wanted >= 0:
+                    batch = batch.slice(0, wanted)
+                    wanted -= batch.num_rows
+                parts.append(pa.Table.from_batches([batch]).cast(schema))
+                if wanted == 0:
+                    break
+        finally:
+            batches.close()
+    return pa.concat_tables(parts) if parts else schema.empty_table()
+
+
 def read_table(
     system: EvidenceSystem,
     actor: Actor,
@@ -105,7 +150,8 @@ def read_table(
     limit: int | None = None,
     reason: str | None = None,
 ) -> pa.Table:
-    """The rows of table `name` for a case (or one exhibit of it): the newest result per exhibit.
+    """The rows of table `name` for a case (or one exhibit of it): the newest result per exhibit (and per
+    producing step, for tables several steps write).
 
     With `limit`, reading stops once that many rows are in hand (a device's file listing can hold millions).
     """
@@ -116,54 +162,60 @@ def read_table(
         query = select(AnalysisResult).where(AnalysisResult.case_id == case.id, AnalysisResult.table_name == name)
         if exhibit_id is not None:
             query = query.where(AnalysisResult.exhibit_id == exhibit_id)
-        newest: dict[int, str] = {}
-        for result in session.execute(query.order_by(AnalysisResult.id)).scalars():
-            newest[result.exhibit_id] = result.sha256
-    batches: list[pa.RecordBatch] = []
-    wanted = limit if limit is not None else -1
-    for exhibit in sorted(newest):
-        if wanted == 0:
-            break
-        # The Parquet reader is closed before the decrypting reader under it: a pyarrow file wrapper left for
-        # the garbage collector is destroyed during interpreter shutdown and aborts the process.
-        with system.store.open(newest[exhibit]) as reader, pa.PythonFile(reader, mode="r") as source:
-            parquet = pq.ParquetFile(source, pre_buffer=False)
-            try:
-                for batch in parquet.iter_batches(batch_size=65536, use_threads=False):
-                    if wanted >= 0:
-                        batch = batch.slice(0, wanted)
-                        wanted -= batch.num_rows
-                    batches.append(batch)
-                    if wanted == 0:
-                        break
-            finally:
-                parquet.close()
-    parts = [pa.Table.from_batches([b]).cast(schema) for b in batches]
+        results = _newest_results(session, query)
+    table = _read(system, results, schema, limit)
     record_view(system, actor, f"table:{name}", case_ref, exhibit_id, reason=reason)
-    return pa.concat_tables(parts) if parts else schema.empty_table()
+    return table
 
 
 def newest_rows(system: EvidenceSystem, exhibit_id: int, name: str, limit: int = 100) -> list[dict[str, Any]]:
-    """The newest `name` table of one exhibit as rows, for a caller that has already authorised and recorded
-    the view (the exhibit record shows its small tables inline)."""
-    schema = table_schema(name)
+    """The newest `name` rows of one exhibit, for a caller that has already authorised and recorded the view
+    (the exhibit record shows its small tables inline), or that is the system itself (a step reading the
+    result of the step before it)."""
     with system.catalog.reading() as session:
-        sha256 = session.execute(
-            select(AnalysisResult.sha256)
-            .where(AnalysisResult.exhibit_id == exhibit_id, AnalysisResult.table_name == name)
-            .order_by(AnalysisResult.id.desc())
-            .limit(1)
-        ).scalar_one_or_none()
-    if sha256 is None:
-        return []
-    with system.store.open(sha256) as reader, pa.PythonFile(reader, mode="r") as source:
-        parquet = pq.ParquetFile(source, pre_buffer=False)
-        try:
-            rows: list[dict[str, Any]] = []
-            for batch in parquet.iter_batches(batch_size=limit, use_threads=False):
-                rows.extend(pa.Table.from_batches([batch]).cast(schema).to_pylist())
-                if len(rows) >= limit:
-                    break
-        finally:
-            parquet.close()
-    return rows[:limit]
+        query = select(AnalysisResult).where(AnalysisResult.exhibit_id == exhibit_id, AnalysisResult.table_name == name)
+        results = _newest_results(session, query)
+    rows: list[dict[str, Any]] = _read(system, results, table_schema(name), limit).to_pylist()
+    return rows
+
+
+def record_warnings(
+    system: EvidenceSystem,
+    actor: Actor,
+    exhibit_id: int,
+    exhibit_ref: str,
+    source: str,
+    warnings: Sequence[tuple[str, str]],
+    *,
+    tool: str,
+    tool_version: str,
+) -> AnalysisResult | None:
+    """The (code, message) warnings one step noticed on an exhibit, as its rows of the `warnings` table.
+
+    A step with nothing to say writes nothing, unless an earlier run of it left rows: then an empty table
+    replaces them, so a warning that no longer holds stops being shown.
+    """
+    if not warnings:
+        with system.catalog.reading() as session:
+            earlier = session.execute(
+                select(AnalysisResult.id).where(
+                    AnalysisResult.exhibit_id == exhibit_id,
+                    AnalysisResult.table_name == "warnings",
+                    AnalysisResult.tool == tool,
+                )
+            ).first()
+        if earlier is None:
+            return None
+    rows = [
+        {
+            "exhibit_id": exhibit_id,
+            "exhibit_ref": exhibit_ref,
+            "code": code,
+            "severity": "warning",
+            "message": message,
+            "source": source,
+        }
+        for code, message in warnings
+    ]
+    table = pa.Table.from_pylist(rows, schema=table_schema("warnings"))
+    return record_table(system, actor, exhibit_id, "warnings", table, tool=tool, tool_version=tool_version)

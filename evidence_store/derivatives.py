@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import mimetypes
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +40,16 @@ class Provenance:
             raise ValueError("a derivative names the tool and version that made it")
 
 
+@dataclass(frozen=True, slots=True)
+class DerivativeFile:
+    """One file a step made from an exhibit, to be stored as its derivative `role` (e.g. `keyframe`)."""
+
+    role: str
+    path: str | os.PathLike[str]
+    provenance: Provenance
+    media_type: str | None = None
+
+
 def record_derivative(
     system: EvidenceSystem,
     actor: Actor,
@@ -55,55 +66,73 @@ def record_derivative(
     The same bytes made again (a re-run with the same inputs and versions) are the same object: a new row
     and event say it was made again, nothing is stored twice.
     """
+    made = DerivativeFile(role, path, provenance, media_type)
+    return record_derivatives(system, actor, exhibit_id, [made], run_id=run_id)[0]
+
+
+def record_derivatives(
+    system: EvidenceSystem,
+    actor: Actor,
+    exhibit_id: int,
+    files: Sequence[DerivativeFile],
+    *,
+    run_id: str | None = None,
+) -> list[Derivative]:
+    """Stores several derivatives of one exhibit (a video's keyframes and contact sheets) and records them in
+    one transaction: a row and a `DERIVED` event each, all or none."""
     with system.catalog.reading() as session:
         exhibit = session.get(Exhibit, exhibit_id)
         if exhibit is None:
             raise NotFoundError(f"no exhibit {exhibit_id}", exhibit=exhibit_id)
         authorize(system, session, actor, Permission.ANALYSE, exhibit.case, exhibit_id=exhibit_id)
-    result = system.store.put_file(path)
+    stored = [(made, system.store.put_file(made.path)) for made in files]
     now = format_time(datetime.now(UTC))
-    kind = media_type or mimetypes.guess_type(os.fspath(path))[0] or "application/octet-stream"
+    rows = []
     with system.catalog.transaction() as session:
         system.ledger.lock(session)
         exhibit = session.get(Exhibit, exhibit_id)
         assert exhibit is not None
         case = session.get(Case, exhibit.case_id)
         assert case is not None
-        ensure_object_row(session, result, kind, now)
-        row = Derivative(
-            exhibit_id=exhibit.id,
-            role=role,
-            source_sha256=provenance.source_sha256,
-            sha256=result.digests.sha256,
-            tool=provenance.tool,
-            tool_version=provenance.tool_version,
-            parameters=provenance.parameters,
-            run_id=run_id,
-            created_at=now,
-        )
-        session.add(row)
+        for made, result in stored:
+            provenance = made.provenance
+            kind = made.media_type or mimetypes.guess_type(os.fspath(made.path))[0] or "application/octet-stream"
+            ensure_object_row(session, result, kind, now)
+            row = Derivative(
+                exhibit_id=exhibit.id,
+                role=made.role,
+                source_sha256=provenance.source_sha256,
+                sha256=result.digests.sha256,
+                tool=provenance.tool,
+                tool_version=provenance.tool_version,
+                parameters=provenance.parameters,
+                run_id=run_id,
+                created_at=now,
+            )
+            session.add(row)
+            rows.append(row)
+            system.ledger.append(
+                session,
+                CustodyAction.DERIVED,
+                actor=actor.name,
+                role=actor.role,
+                case_ref=case.reference,
+                exhibit_id=exhibit.id,
+                object_sha256=result.digests.sha256,
+                details={
+                    "role": made.role,
+                    "source_sha256": provenance.source_sha256,
+                    "tool": provenance.tool,
+                    "tool_version": provenance.tool_version,
+                    "parameters": provenance.parameters,
+                    "size": result.digests.size,
+                    "md5": result.digests.md5,
+                    "run_id": run_id,
+                    "made_again": not result.created,
+                },
+            )
         session.flush()
-        system.ledger.append(
-            session,
-            CustodyAction.DERIVED,
-            actor=actor.name,
-            role=actor.role,
-            case_ref=case.reference,
-            exhibit_id=exhibit.id,
-            object_sha256=result.digests.sha256,
-            details={
-                "role": role,
-                "source_sha256": provenance.source_sha256,
-                "tool": provenance.tool,
-                "tool_version": provenance.tool_version,
-                "parameters": provenance.parameters,
-                "size": result.digests.size,
-                "md5": result.digests.md5,
-                "run_id": run_id,
-                "made_again": not result.created,
-            },
-        )
-    return row
+    return rows
 
 
 def latest_derivative(system: EvidenceSystem, exhibit_id: int, role: str) -> Derivative | None:

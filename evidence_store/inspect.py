@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from evidence_store.catalog import AnalysisResult, CustodyEventRow, Derivative, 
 from evidence_store.errors import AlreadyExistsError, HashMismatchError
 from evidence_store.ledger import Ledger
 from evidence_store.system import EvidenceSystem
+from forensics.timestamps import FILE_SYSTEM, GPS, RECEIPT
 from schemas.records import CustodyAction
 
 
@@ -92,13 +94,54 @@ def exhibit_record(system: EvidenceSystem, actor: Actor, ident: str | int, reaso
             "custody_events": events,
         }
         exhibit_id = exhibit.id
+        receipt = session.execute(
+            select(CustodyEventRow.details)
+            .where(CustodyEventRow.exhibit_id == exhibit.id, CustodyEventRow.action == CustodyAction.RECEIVED.value)
+            .order_by(CustodyEventRow.seq)
+            .limit(1)
+        ).scalar_one_or_none()
     # Small per-exhibit results shown inline (their full tables stay behind `exhibit query`).
-    for table in ("media_probe", "photo_metadata"):
+    for table in INLINE_TABLES:
         rows = newest_rows(system, exhibit_id, table, limit=1)
         if rows:
             record[table] = {k: v for k, v in rows[0].items() if k not in ("exhibit_id", "exhibit_ref")}
+    record["analysis_warnings"] = [
+        {"code": w["code"], "message": w["message"], "source": w["source"]}
+        for w in newest_rows(system, exhibit_id, "warnings", limit=1000)
+        if w["source"] != "intake"  # those are `warnings`, kept on the exhibit since receipt
+    ]
+    record["times"] = exhibit_times(record, json.loads(receipt) if receipt else {})
     record_view(system, actor, "exhibit record", case.reference, exhibit.id, reason=reason)
     return record
+
+
+INLINE_TABLES = ("media_probe", "photo_metadata")
+
+
+def exhibit_times(record: dict[str, Any], receipt: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every time the exhibit carries, each in UTC where its zone is known, with its source and how far to
+    trust it, most trustworthy first: devices disagree, and a timeline must show which clock said what."""
+    times: list[dict[str, Any]] = []
+
+    def add(what: str, utc: str | None, local: str | None, source: str | None, reliability: str | None) -> None:
+        if utc or local:
+            times.append({"what": what, "utc": utc, "local": local, "source": source, "reliability": reliability})
+
+    photo, probe = record.get("photo_metadata"), record.get("media_probe")
+    if photo:
+        add("GPS fix", photo["gps_time_utc"], None, "EXIF GPSDate+GPSTimeStamp", GPS)
+        add("taken", photo["taken_utc"], photo["taken_local"], photo["taken_source"], photo["taken_reliability"])
+    if probe:
+        add(
+            "recorded",
+            probe["recorded_at_utc"],
+            probe["recorded_at_local"],
+            probe["time_source"],
+            probe["time_reliability"],
+        )
+    add("file modified", receipt.get("source_modified_utc"), None, "source file's modification time", FILE_SYSTEM)
+    add("received", record["received_at"], None, "Exhibit's clock at receipt", RECEIPT)
+    return times
 
 
 def custody_history(

@@ -8,6 +8,7 @@ unreadable file, a file that changes while it is read) refuse that file with a c
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections.abc import Callable, Iterable
@@ -176,6 +177,10 @@ def _path_details(path: Path) -> dict[str, str]:
     details = {"source_path": display_path(absolute), "source_name": display_path(path.name)}
     if details["source_path"] != os.fsdecode(absolute):
         details["source_path_hex"] = os.fsencode(absolute).hex()
+    with contextlib.suppress(OSError):
+        # The file system's time is the weakest of an exhibit's times (a copy resets it), but sometimes the only one.
+        modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        details["source_modified_utc"] = modified.strftime("%Y-%m-%dT%H:%M:%SZ")
     return details
 
 
@@ -309,28 +314,16 @@ def _ingest_one(
 
 def _record_warnings(system: EvidenceSystem, actor: Actor, outcome: IngestOutcome) -> None:
     # Imported here: pyarrow is a quarter of a second of start-up that most ingests never need.
-    import pyarrow as pa
+    from evidence_store.analysis import record_warnings
 
-    from evidence_store.analysis import record_table
-
-    rows = [
-        {
-            "exhibit_id": outcome.exhibit_id,
-            "exhibit_ref": outcome.exhibit_ref,
-            "code": w["code"],
-            "severity": "warning",
-            "message": w["message"],
-            "source": "intake",
-        }
-        for w in outcome.warnings
-    ]
-    assert outcome.exhibit_id is not None
-    record_table(
+    assert outcome.exhibit_id is not None and outcome.exhibit_ref is not None
+    record_warnings(
         system,
         actor,
         outcome.exhibit_id,
-        "warnings",
-        pa.Table.from_pylist(rows),
+        outcome.exhibit_ref,
+        "intake",
+        [(w["code"], w["message"]) for w in outcome.warnings],
         tool="exhibit-intake",
         tool_version=__version__,
     )

@@ -135,6 +135,39 @@ class MediaProbe:
             "tool": self.tool,
         }
 
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> MediaProbe:
+        """The probe again from its `media_probe` row, for a later step that should not run ffprobe twice.
+
+        The container's creation time comes back as the normalised time the row kept.
+        """
+        location = None
+        if row.get("latitude") is not None and row.get("longitude") is not None:
+            location = GeoLocation(row["latitude"], row["longitude"], row.get("altitude_m"), row["location_source"])
+        streams = tuple(
+            StreamInfo(**{k: v for k, v in s.items() if k != "duration_s"}, duration=s.get("duration_s"))
+            for s in row.get("streams") or []
+        )
+        return cls(
+            container=row["container"],
+            container_long_name=row.get("container_long_name"),
+            duration=row.get("duration_s"),
+            size=row.get("size"),
+            bit_rate=row.get("bit_rate"),
+            streams=streams,
+            creation_time=row.get("recorded_at_utc") or row.get("recorded_at_local"),
+            make=row.get("make"),
+            model=row.get("model"),
+            device_serial=row.get("device_serial"),
+            officer_id=row.get("officer_id"),
+            encoder=row.get("encoder"),
+            location=location,
+            tags=tuple((str(k), str(v)) for k, v in row.get("tags") or []),
+            decodable=row.get("decodable"),
+            tool=row["tool"],
+            warnings=tuple(ProbeWarning(w["code"], w["message"]) for w in row.get("warnings") or []),
+        )
+
     @property
     def video(self) -> StreamInfo | None:
         return next((s for s in self.streams if s.kind == "video"), None)

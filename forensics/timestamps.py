@@ -15,6 +15,7 @@ GPS = "gps"  # satellite time: right to the second, if the fix was good
 DEVICE_ZONED = "device clock, zone stated"  # the device's clock with its UTC offset (EXIF OffsetTime, ISO 8601 Z)
 DEVICE_LOCAL = "device clock, zone unknown"  # a local wall-clock time: UTC cannot be known without the zone
 FILE_SYSTEM = "file system"  # times a copy or an OS wrote: says little about when the content was made
+RECEIPT = "evidence system clock"  # when Exhibit received it: exact, but only an upper bound on when it was made
 
 _ISO = re.compile(
     r"^(?P<date>\d{4}[-:]\d{2}[-:]\d{2})[T ](?P<time>\d{2}:\d{2}:\d{2})(?P<frac>\.\d+)?"

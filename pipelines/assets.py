@@ -1,46 +1,50 @@
 """Exhibit assets: one dynamic partition per exhibit (its uid), thin adapters over `evidence_store/`.
 
-The asset graph, as the architecture draws it::
+The asset graph, as the architecture draws it (built so far: original, media_probe, review_proxy,
+thumbnails + keyframes (one step, one decode), photo_metadata, audio_analysis)::
 
     original ─┬─ media_probe ─ review_proxy, thumbnails, keyframes ─ face_detections ─ case_persons
               ├─ photo_metadata ─ face_detections
               ├─ audio_analysis
               └─ device_verification ─ device_file_listing ─ extracted_media (child exhibits -> new partitions)
 
-Only `original` exists so far; each analysis is added here as an asset with `deps=[original]` (or its own
-upstream), `partitions_def=exhibit_partitions` and the same retry policy, and the `process_exhibit` job picks
-it up without further wiring because it selects every exhibit-partitioned asset. An analysis that does not
-apply to an exhibit's kind returns without output (`output_required=False`), so a photo never waits on a
-device-image step.
+Each analysis is an asset with `deps=[original]` (or its own upstream), `partitions_def=exhibit_partitions`
+and the same retry policy; the `process_exhibit` job picks it up without further wiring because it selects
+every exhibit-partitioned asset. An analysis that does not apply to an exhibit's kind returns without output
+(`output_required=False`), so a photo never waits on a device-image step.
 """
 
 import contextlib
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import PIL
 import pyarrow as pa
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
     AssetCheckSeverity,
     AssetExecutionContext,
+    AssetSpec,
     Config,
     DynamicPartitionsDefinition,
     MaterializeResult,
     MetadataValue,
     asset,
     asset_check,
+    multi_asset,
 )
 
 from evidence_store import __version__
 from evidence_store.access import SERVICE
-from evidence_store.analysis import record_table
+from evidence_store.analysis import newest_rows, record_table, record_warnings
 from evidence_store.catalog import AnalysisResult
 from evidence_store.custody import verify_exhibit_events
-from evidence_store.derivatives import Provenance, record_derivative
+from evidence_store.derivatives import DerivativeFile, Provenance, record_derivative, record_derivatives
 from evidence_store.intake import ingest
 from evidence_store.intake_folders import DropTicket, ingest_dropped
 from evidence_store.processing import ExhibitSummary, exhibit_summary
@@ -48,12 +52,21 @@ from evidence_store.system import EvidenceSystem
 from evidence_store.verification import verify_exhibit_original
 from evidence_store.workspace import mark_exhibit, suffix_for, working_copy
 from forensics.errors import MediaDamagedError, NotImageError, NotMediaError
-from forensics.media_probe import probe_media
+from forensics.media_probe import MediaProbe, probe_media, tool_version
 from forensics.photo_metadata import read_photo_metadata
 from forensics.transcode import make_review_proxy
+from forensics.video_frames import (
+    SHEET_COLUMNS,
+    SHEET_ROWS,
+    ContactSheet,
+    VideoFrames,
+    extract_frames,
+    make_contact_sheets,
+    wall_clock,
+)
 from pipelines.execution import coded_failures, deadline, failure, retry_policy, step_timeout
 from pipelines.resources import EvidenceStoreResource
-from schemas.tables import MEDIA_PROBE, PHOTO_METADATA
+from schemas.tables import KEYFRAMES, MEDIA_PROBE, PHOTO_METADATA, THUMBNAILS
 
 exhibit_partitions = DynamicPartitionsDefinition(name="exhibits")
 
@@ -240,8 +253,13 @@ def _on_copy(system: EvidenceSystem, summary: ExhibitSummary, step: str) -> Iter
         yield copy
 
 
-def _record_row(
-    system: EvidenceSystem, summary: ExhibitSummary, name: str, schema: pa.Schema, row: dict[str, Any], tool: str
+def _record_rows(
+    system: EvidenceSystem,
+    summary: ExhibitSummary,
+    name: str,
+    schema: pa.Schema,
+    rows: list[dict[str, Any]],
+    tool: str,
 ) -> AnalysisResult:
     identity = {"exhibit_id": summary.exhibit_id, "exhibit_ref": summary.exhibit_ref}
     return record_table(
@@ -249,10 +267,35 @@ def _record_row(
         SERVICE,
         summary.exhibit_id,
         name,
-        pa.Table.from_pylist([{**identity, **row}], schema=schema),
+        pa.Table.from_pylist([{**identity, **row} for row in rows], schema=schema),
         tool=f"exhibit {name}",
         tool_version=f"{__version__}; {tool}",
     )
+
+
+def _record_warnings(
+    system: EvidenceSystem, summary: ExhibitSummary, step: str, warnings: Iterable[Any], tool: str
+) -> None:
+    """A step's warnings (records with `code` and `message`) as its rows of the exhibit's `warnings` table."""
+    found = [(w.code, w.message) for w in warnings]
+    record_warnings(
+        system,
+        SERVICE,
+        summary.exhibit_id,
+        summary.exhibit_ref,
+        step,
+        found,
+        tool=f"exhibit {step}",
+        tool_version=f"{__version__}; {tool}",
+    )
+
+
+def _stored_probe(system: EvidenceSystem, summary: ExhibitSummary, copy: Path) -> MediaProbe:
+    """The media_probe step's result for this exhibit, or a fresh probe where there is none yet."""
+    rows = newest_rows(system, summary.exhibit_id, "media_probe", limit=1)
+    if rows and rows[0]["tool"] == tool_version("ffprobe"):
+        return MediaProbe.from_row(rows[0])
+    return probe_media(copy, looks_like_media=True)
 
 
 @asset(
@@ -282,7 +325,8 @@ def media_probe(context: AssetExecutionContext, evidence: EvidenceStoreResource)
             mark_exhibit(system, SERVICE, summary.uid, "quarantined", exc.code, exc.message, "media_probe")
             raise
         row = probe.to_row()
-        result = _record_row(system, summary, "media_probe", MEDIA_PROBE, row, probe.tool)
+        result = _record_rows(system, summary, "media_probe", MEDIA_PROBE, [row], probe.tool)
+        _record_warnings(system, summary, "media_probe", probe.warnings, probe.tool)
         if probe.warnings and summary.status == "stored":
             first = probe.warnings[-1]
             mark_exhibit(system, SERVICE, summary.uid, "damaged", first.code, first.message, "media_probe")
@@ -317,7 +361,7 @@ def review_proxy(context: AssetExecutionContext, evidence: EvidenceStoreResource
         return
     system, summary = found
     with _on_copy(system, summary, "review_proxy") as copy:
-        probe = probe_media(copy, looks_like_media=True)
+        probe = _stored_probe(system, summary, copy)
         try:
             proxy = make_review_proxy(
                 copy, copy.with_name("review_proxy.mp4"), probe, timeout=step_timeout(summary.digests.size)
@@ -349,6 +393,136 @@ def review_proxy(context: AssetExecutionContext, evidence: EvidenceStoreResource
     )
 
 
+VIDEO = (frozenset({"bwv"}), ("video/",))
+
+
+@multi_asset(
+    specs=[
+        AssetSpec(
+            "thumbnails",
+            deps=[media_probe],
+            skippable=True,
+            group_name="media",
+            kinds={"ffmpeg"},
+            description="A frame every N seconds with its time, as contact sheets (derivatives) and a table.",
+        ),
+        AssetSpec(
+            "keyframes",
+            deps=[media_probe],
+            skippable=True,
+            group_name="media",
+            kinds={"ffmpeg"},
+            description="The first frame and every scene change, with times and scene scores (derivatives, table).",
+        ),
+    ],
+    partitions_def=exhibit_partitions,
+    retry_policy=retry_policy(),
+    can_subset=False,
+)
+def video_frames(context: AssetExecutionContext, evidence: EvidenceStoreResource) -> Iterator[MaterializeResult[None]]:
+    """Thumbnails, contact sheets and keyframes of a video, from one decode."""
+    found = _exhibit_for(context, evidence, VIDEO)
+    if found is None:
+        return
+    system, summary = found
+    with _on_copy(system, summary, "video_frames") as copy:
+        probe = _stored_probe(system, summary, copy)
+        if probe.video is None:
+            context.log.info(f"{summary.exhibit_ref} has no video stream: no frames to take")
+            return
+        folder = copy.parent / "frames"
+        folder.mkdir()
+        start_utc = probe.to_row()["recorded_at_utc"]
+        every = float(os.environ.get("EXHIBIT_THUMBNAIL_EVERY", "0")) or None
+        try:
+            frames = extract_frames(copy, folder, probe, timeout=step_timeout(summary.digests.size), every=every)
+        except MediaDamagedError as exc:
+            mark_exhibit(system, SERVICE, summary.uid, "damaged", exc.code, exc.message, "video_frames")
+            raise
+        sheets = make_contact_sheets(frames.thumbnails, folder, start_utc=start_utc)
+        stored = record_video_frames(system, summary, frames, sheets, context.run.run_id)
+        sheet_of = {tile.thumbnail: (sheet, tile) for sheet in sheets for tile in sheet.tiles}
+        thumbnail_rows = [
+            {
+                "index": t.index,
+                "time_s": t.time_s,
+                "at_utc": wall_clock(start_utc, t.time_s),
+                "sheet_sha256": stored[sheet_of[t.index][0].path],
+                "sheet_page": sheet_of[t.index][0].page,
+                "x": sheet_of[t.index][1].x,
+                "y": sheet_of[t.index][1].y,
+                "width": t.width,
+                "height": t.height,
+                "tool": frames.tool_version,
+            }
+            for t in frames.thumbnails
+        ]
+        keyframe_rows = [
+            {
+                "index": k.index,
+                "time_s": k.time_s,
+                "at_utc": wall_clock(start_utc, k.time_s),
+                "scene_score": k.scene_score,
+                "sha256": stored[k.path],
+                "width": k.width,
+                "height": k.height,
+                "phash": k.phash,
+                "tool": frames.tool_version,
+            }
+            for k in frames.keyframes
+        ]
+        thumbs = _record_rows(system, summary, "thumbnails", THUMBNAILS, thumbnail_rows, frames.tool_version)
+        keys = _record_rows(system, summary, "keyframes", KEYFRAMES, keyframe_rows, frames.tool_version)
+        _record_warnings(system, summary, "video_frames", frames.warnings, frames.tool_version)
+    yield MaterializeResult(
+        asset_key="thumbnails",
+        metadata={
+            "thumbnails": MetadataValue.int(len(frames.thumbnails)),
+            "every_s": MetadataValue.float(frames.interval_s),
+            "contact_sheets": MetadataValue.int(len(sheets)),
+            "table_sha256": MetadataValue.text(thumbs.sha256),
+        },
+    )
+    yield MaterializeResult(
+        asset_key="keyframes",
+        metadata={
+            "keyframes": MetadataValue.int(len(frames.keyframes)),
+            "times_s": MetadataValue.text(", ".join(f"{k.time_s:g}" for k in frames.keyframes[:50])),
+            "scene_threshold": MetadataValue.float(frames.scene_threshold),
+            "table_sha256": MetadataValue.text(keys.sha256),
+        },
+    )
+
+
+def record_video_frames(
+    system: EvidenceSystem, summary: ExhibitSummary, frames: VideoFrames, sheets: Sequence[ContactSheet], run_id: str
+) -> dict[Path, str]:
+    """Contact sheets, the poster frame and keyframes as derivatives; the SHA-256 each file was stored as."""
+    # The interval and the scene threshold are in the command; custody details hold no floats (they do not
+    # hash portably), so a frame's time is written as text.
+    command: dict[str, Any] = {"command": list(frames.command)}
+    made_by = Provenance(summary.digests.sha256, "ffmpeg", frames.tool_version, command)
+    sheet_by = Provenance(
+        summary.digests.sha256,
+        "ffmpeg + Pillow",
+        f"{frames.tool_version}; Pillow {PIL.__version__}",
+        {**command, "columns": SHEET_COLUMNS, "rows": SHEET_ROWS, "jpeg_quality": 85},
+    )
+    files = [
+        DerivativeFile("contact_sheet", s.path, replace(sheet_by, parameters={**sheet_by.parameters, "page": s.page}))
+        for s in sheets
+    ]
+    if frames.thumbnails:
+        poster = frames.thumbnails[0]
+        files.append(DerivativeFile("thumbnail", poster.path, replace(made_by, parameters={**command, "frame": 0})))
+    files += [
+        DerivativeFile("keyframe", k.path, replace(made_by, parameters={**command, "time_s": f"{k.time_s:.3f}"}))
+        for k in frames.keyframes
+    ]
+    rows = record_derivatives(system, SERVICE, summary.exhibit_id, files, run_id=run_id)
+    return {Path(made.path): row.sha256 for made, row in zip(files, rows, strict=True)}
+
+
 @asset(
     partitions_def=exhibit_partitions,
     deps=[original],
@@ -373,7 +547,8 @@ def photo_metadata(
             context.log.warning(str(exc))
             return
         row = photo.to_row()
-        result = _record_row(system, summary, "photo_metadata", PHOTO_METADATA, row, photo.tool)
+        result = _record_rows(system, summary, "photo_metadata", PHOTO_METADATA, [row], photo.tool)
+        _record_warnings(system, summary, "photo_metadata", photo.warnings, photo.tool)
         unreadable = [w for w in photo.warnings if w.code == "EX-PHOTO-PIXELS"]
         if unreadable and summary.status == "stored":
             first = unreadable[0]
@@ -393,5 +568,5 @@ def photo_metadata(
     )
 
 
-EXHIBIT_ASSETS = [original, media_probe, review_proxy, photo_metadata]
+EXHIBIT_ASSETS = [original, media_probe, review_proxy, video_frames, photo_metadata]
 EXHIBIT_CHECKS = [fixity, custody_chain]

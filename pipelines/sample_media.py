@@ -35,6 +35,18 @@ def make_bwv_clip(folder: Path, name: str = "bwv.mp4", seconds: int = 2) -> Path
     return clip
 
 
+def make_scene_cut_clip(folder: Path, name: str = "cut.mp4", seconds: int = 3) -> Path:
+    """A 320x240 clip: `seconds` of ffmpeg's moving test pattern, then a hard cut to colour bars for as long."""
+    clip = folder / name
+    ffmpeg(
+        *("-f", "lavfi", "-i", f"testsrc2=size=320x240:rate=25:duration={seconds}"),
+        *("-f", "lavfi", "-i", f"smptebars=size=320x240:rate=25:duration={seconds}"),
+        *("-filter_complex", "[0:v][1:v]concat=n=2:v=1:a=0[v]", "-map", "[v]"),
+        *("-c:v", "libx264", "-pix_fmt", "yuv420p", "-metadata", "creation_time=2026-11-20T21:14:00Z", str(clip)),
+    )
+    return clip
+
+
 def scene(size: tuple[int, int] = (320, 240), shift: int = 0) -> Image.Image:
     image = Image.new("RGB", size, (40, 60, 90))
     draw = ImageDraw.Draw(image)

@@ -111,4 +111,46 @@ PHOTO_METADATA = pa.schema(
     _PHOTO_FIELDS, metadata={"description": "EXIF of a photo: device, time, GPS, orientation, editing; pHash"}
 )
 
-TABLES: dict[str, pa.Schema] = {"warnings": WARNINGS, "media_probe": MEDIA_PROBE, "photo_metadata": PHOTO_METADATA}
+_THUMBNAIL_FIELDS: list[pa.Field[Any]] = [
+    pa.field("exhibit_id", pa.int64(), nullable=False),
+    pa.field("exhibit_ref", pa.string(), nullable=False),
+    pa.field("index", pa.int32(), nullable=False),
+    pa.field("time_s", pa.float64()),  # from the first frame
+    pa.field("at_utc", pa.string()),  # the recording's start plus time_s, where the start is known in UTC
+    pa.field("sheet_sha256", pa.string(), nullable=False),  # the contact sheet (a derivative) it is a tile of
+    pa.field("sheet_page", pa.int32(), nullable=False),
+    pa.field("x", pa.int32(), nullable=False),
+    pa.field("y", pa.int32(), nullable=False),
+    pa.field("width", pa.int32(), nullable=False),
+    pa.field("height", pa.int32(), nullable=False),
+    pa.field("tool", pa.string(), nullable=False),
+]
+THUMBNAILS = pa.schema(
+    _THUMBNAIL_FIELDS,
+    metadata={"description": "one frame every N seconds of a video, as tiles of its contact sheets, with times"},
+)
+
+_KEYFRAME_FIELDS: list[pa.Field[Any]] = [
+    pa.field("exhibit_id", pa.int64(), nullable=False),
+    pa.field("exhibit_ref", pa.string(), nullable=False),
+    pa.field("index", pa.int32(), nullable=False),
+    pa.field("time_s", pa.float64()),
+    pa.field("at_utc", pa.string()),
+    pa.field("scene_score", pa.float64()),  # ffmpeg's scene-change score; none for the first frame
+    pa.field("sha256", pa.string(), nullable=False),  # the keyframe image (a derivative)
+    pa.field("width", pa.int32(), nullable=False),
+    pa.field("height", pa.int32(), nullable=False),
+    pa.field("phash", pa.string()),
+    pa.field("tool", pa.string(), nullable=False),
+]
+KEYFRAMES = pa.schema(
+    _KEYFRAME_FIELDS, metadata={"description": "the first frame and every scene change of a video, with times"}
+)
+
+TABLES: dict[str, pa.Schema] = {
+    "warnings": WARNINGS,
+    "media_probe": MEDIA_PROBE,
+    "photo_metadata": PHOTO_METADATA,
+    "thumbnails": THUMBNAILS,
+    "keyframes": KEYFRAMES,
+}

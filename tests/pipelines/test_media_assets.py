@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import wave
 from pathlib import Path
 
+import numpy as np
 import pytest
 from dagster import DagsterInstance
+from PIL import Image
 
 from evidence_store.access import Actor
 from evidence_store.analysis import read_table
@@ -17,7 +20,7 @@ from evidence_store.settings import Settings
 from evidence_store.system import EvidenceSystem
 from evidence_store.workspace import working_copy
 from forensics.media_probe import probe_media
-from pipelines.sample_media import make_bwv_clip, write_scene_photo
+from pipelines.sample_media import make_bwv_clip, make_scene_cut_clip, write_scene_photo
 from tests.pipelines.dagster_support import failure_description, materialize_exhibit
 
 
@@ -55,7 +58,8 @@ def test_media_probe_table_for_a_clip_and_identical_on_rerun(
     assert (shown["make"], shown["latitude"], shown["recorded_at_utc"]) == ("Axon", 51.5007, "2026-11-20T21:14:00Z")
     # The review proxy: a derivative with its provenance, playable, upright, faststart.
     proxy_meta = result.asset_materializations_for_node("review_proxy")[0].metadata
-    (derivative,) = exhibit_record(system, analyst, uid)["derivatives"]
+    derivatives = exhibit_record(system, analyst, uid)["derivatives"]
+    (derivative,) = [d for d in derivatives if d["role"] == "review_proxy"]
     assert derivative["role"] == "review_proxy" and derivative["sha256"] == proxy_meta["sha256"].value
     assert derivative["source_sha256"] == record["original"]["sha256"]
     assert derivative["tool"] == "ffmpeg" and derivative["tool_version"].startswith("ffmpeg ")
@@ -126,3 +130,68 @@ def test_photo_metadata_asset(
     shown = exhibit_record(system, analyst, uid)["photo_metadata"]
     assert (shown["make"], shown["orientation"], shown["taken_utc"]) == ("Samsung", 6, "2026-11-20T20:14:05Z")
     assert shown["phash"] == metadata["phash"].value and len(shown["phash"]) == 16
+
+
+@pytest.mark.parametrize("settings", ["file-sqlite"], indirect=True)
+def test_thumbnails_contact_sheets_and_keyframes_of_a_video(
+    system: EvidenceSystem, analyst: Actor, settings: Settings, instance: DagsterInstance, tmp_path: Path
+) -> None:
+    create_case(system, analyst, "OP-MEDIA", "Media")
+    clip = make_scene_cut_clip(tmp_path)
+    uid = new_exhibit_uid()
+    result = materialize_exhibit(instance, settings, uid, {"path": str(clip), "case": "OP-MEDIA", "by": "DC Brown"})
+    assert result.success
+    assert result.asset_materializations_for_node("video_frames")
+    record = exhibit_record(system, analyst, uid)
+    exhibit_id = record["exhibit_id"]
+    keyframes = read_table(system, analyst, "keyframes", "OP-MEDIA", exhibit_id).to_pylist()
+    assert [(k["time_s"], k["at_utc"]) for k in keyframes] == [
+        (0.0, "2026-11-20T21:14:00.0Z"),
+        (3.0, "2026-11-20T21:14:03.0Z"),
+    ]
+    thumbnails = read_table(system, analyst, "thumbnails", "OP-MEDIA", exhibit_id).to_pylist()
+    assert [t["time_s"] for t in thumbnails] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]  # a 6 s clip: one a second
+    roles = [d["role"] for d in record["derivatives"]]
+    assert roles.count("keyframe") == 2 and roles.count("contact_sheet") == 1 and roles.count("thumbnail") == 1
+    sheet = next(d for d in record["derivatives"] if d["role"] == "contact_sheet")
+    assert {t["sheet_sha256"] for t in thumbnails} == {sheet["sha256"]}
+    assert sheet["source_sha256"] == record["original"]["sha256"] and sheet["tool"] == "ffmpeg + Pillow"
+    assert sheet["parameters"]["command"][6] == "INPUT" and sheet["parameters"]["page"] == 1
+    keyframe_shas = [d["sha256"] for d in record["derivatives"] if d["role"] == "keyframe"]
+    assert [k["sha256"] for k in keyframes] == keyframe_shas
+    with working_copy(system, keyframe_shas[1], ".jpg") as copy, Image.open(copy) as image:
+        assert image.size == (320, 240)
+        assert np.asarray(image)[:120].mean() > 100  # the colour bars, not the dark test pattern
+    with system.catalog.reading() as session:
+        derived = [e for e in Ledger.iter(session, exhibit_id=exhibit_id) if e.action == "DERIVED"]
+    assert sorted(e.details["role"] for e in derived) == sorted(roles)
+
+    # Re-run: the same tables and images.
+    again = materialize_exhibit(instance, settings, uid)
+    for name in ("thumbnails", "keyframes"):
+        before = result.asset_materializations_for_node("video_frames")
+        after = again.asset_materializations_for_node("video_frames")
+        assert [m.metadata["table_sha256"] for m in after] == [m.metadata["table_sha256"] for m in before], name
+
+
+@pytest.mark.parametrize("settings", ["file-sqlite"], indirect=True)
+def test_analysis_warnings_are_rows_of_the_warnings_table(
+    system: EvidenceSystem, analyst: Actor, settings: Settings, instance: DagsterInstance, tmp_path: Path
+) -> None:
+    create_case(system, analyst, "OP-MEDIA", "Media")
+    # A WAV header that promises samples and has none: ffprobe describes it, nothing decodes.
+    empty = tmp_path / "empty.wav"
+    with wave.open(str(empty), "wb") as header_only:
+        header_only.setnchannels(1)
+        header_only.setsampwidth(2)
+        header_only.setframerate(16000)
+    uid = new_exhibit_uid()
+    materialize_exhibit(
+        instance, settings, uid, {"path": str(empty), "case": "OP-MEDIA", "by": "DC Brown"}, raise_on_error=False
+    )
+    record = exhibit_record(system, analyst, uid)
+    rows = read_table(system, analyst, "warnings", "OP-MEDIA", record["exhibit_id"]).to_pylist()
+    probe_rows = [r for r in rows if r["source"] == "media_probe"]
+    assert "EX-MEDIA-UNDECODABLE" in {r["code"] for r in probe_rows}
+    assert all(r["severity"] == "warning" and r["exhibit_ref"] == record["exhibit_ref"] for r in probe_rows)
+    assert {w["code"] for w in record["analysis_warnings"]} >= {"EX-MEDIA-UNDECODABLE"}
