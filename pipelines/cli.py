@@ -528,10 +528,19 @@ def show(exhibit: str, reason: str | None, as_json: bool) -> None:
     ):
         if value not in (None, ""):
             out.print(f"{label:>15}: {value}")
-    for w in record["warnings"]:
-        out.print(f"[yellow]{'warning':>15}: \\[{w['code']}] {w['message']}[/]")
+    for w in [*record["warnings"], *record["analysis_warnings"]]:
+        source = f" ({w['source']})" if w.get("source") else ""
+        out.print(f"[yellow]{'warning':>15}: \\[{w['code']}] {w['message']}{source}[/]")
+    for t in record["times"]:
+        when = t["utc"] or f"{t['local']} (local, zone unknown)"
+        out.print(f"{t['what']:>15}: {when} — {t['source']}; {t['reliability']}")
+    by_role: dict[str, list[dict[str, Any]]] = {}
     for d in record["derivatives"]:
-        out.print(f"{'derivative':>15}: {d['role']} {d['sha256'][:16]}… by {d['tool']} {d['tool_version']}")
+        by_role.setdefault(d["role"], []).append(d)
+    for role, made in by_role.items():
+        d, distinct = made[-1], len({m["sha256"] for m in made})  # a re-run records the same bytes again
+        count = f" ×{distinct}" if distinct > 1 else ""
+        out.print(f"{'derivative':>15}: {role}{count} {d['sha256'][:16]}… by {d['tool']} {d['tool_version']}")
     for a in record["analysis"]:
         out.print(f"{'analysis':>15}: {a['table']} ({a['rows']} rows) by {a['tool']} {a['tool_version']}")
 
