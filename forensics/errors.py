@@ -6,7 +6,7 @@ failed.
 
 from __future__ import annotations
 
-from schemas.errors import FormatError, InputError, ToolError
+from schemas.errors import ConfigError, FormatError, InputError, ToolError
 
 
 class MediaMissingError(InputError):
@@ -47,3 +47,46 @@ class NotImageError(FormatError):
     """Not my format: neither the pixels nor any EXIF could be read as a photo."""
 
     code = "EX-PHOTO-NOT-IMAGE"
+
+
+class NoAudioStreamError(FormatError):
+    """Not my format for the audio analysers: the file opens, but holds no audio stream (a silent video)."""
+
+    code = "EX-AUDIO-NO-STREAM"
+
+
+class AudioUndecodableError(FormatError):
+    """The file declares an audio stream, but ffmpeg fails on it before a single sample: failed, original kept."""
+
+    code = "EX-AUDIO-UNDECODABLE"
+
+
+class UnknownTranscriberError(InputError):
+    """A transcription engine was asked for by a name that is not in the registry."""
+
+    code = "EX-AUDIO-UNKNOWN-TRANSCRIBER"
+
+
+class DuplicateTranscriberError(ConfigError):
+    """Two transcription engines were registered under one name: an error at import time, never at run time."""
+
+    code = "EX-AUDIO-DUPLICATE-TRANSCRIBER"
+
+
+class PhotoDamagedError(FormatError):
+    """The file is an image format Pillow knows, but no pixels of it decode: nothing can be made from it."""
+
+    code = "EX-PHOTO-DAMAGED"
+
+
+class PhotoTooLargeError(FormatError):
+    """Decoding the image would take more memory than the analysers allow (a decompression bomb, or a picture
+    too big to decode safely even at reduced scale)."""
+
+    code = "EX-PHOTO-TOO-LARGE"
+
+
+class PhotoExifTimeoutError(ToolTimeoutError):
+    """exifread ran past its wall-clock cap on this file (hostile or pathological EXIF)."""
+
+    code = "EX-PHOTO-EXIF-TIMEOUT"

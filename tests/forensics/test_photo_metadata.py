@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import io
+import struct
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import exifread
 import pytest
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
-from forensics.errors import NotImageError
-from forensics.photo_metadata import read_photo_metadata
+from forensics.errors import MediaMissingError, NotImageError, PhotoExifTimeoutError
+from forensics.photo_metadata import (
+    THUMBNAIL_MISMATCH_BITS,
+    call_with_deadline,
+    extract_exif_thumbnail,
+    hamming,
+    read_photo_metadata,
+)
 from forensics.timestamps import DEVICE_ZONED, GPS
 from pipelines.sample_media import scene, write_scene_photo
 
@@ -65,3 +77,251 @@ def test_hostile_bytes_never_crash(tmp_path: Path) -> None:
     except NotImageError:
         return  # not my format: also a clean outcome
     assert [w.code for w in damaged.warnings] == ["EX-PHOTO-PIXELS"]
+
+
+# -- helpers ------------------------------------------------------------------------------------------------
+
+
+def exif_with_thumbnail(thumbnail: bytes, orientation: int = 1) -> bytes:
+    """An APP1 body as a camera writes it: IFD0 (Make, Orientation) and IFD1 pointing at a JPEG thumbnail.
+    Pillow writes no IFD1, so the TIFF structure is laid out here by hand (little-endian)."""
+    make = b"TestCam\x00"
+    ifd0, ifd1 = 8, 8 + 2 + 2 * 12 + 4
+    make_at = ifd1 + 2 + 3 * 12 + 4
+    thumb_at = make_at + len(make)
+    tiff = b"II*\x00" + struct.pack("<I", ifd0)
+    tiff += struct.pack("<H", 2)
+    tiff += struct.pack("<HHII", 0x010F, 2, len(make), make_at)  # Make
+    tiff += struct.pack("<HHIHH", 0x0112, 3, 1, orientation, 0)  # Orientation
+    tiff += struct.pack("<I", ifd1)
+    tiff += struct.pack("<H", 3)
+    tiff += struct.pack("<HHIHH", 0x0103, 3, 1, 6, 0)  # Compression: JPEG
+    tiff += struct.pack("<HHII", 0x0201, 4, 1, thumb_at)  # JPEGInterchangeFormat
+    tiff += struct.pack("<HHII", 0x0202, 4, 1, len(thumbnail))  # JPEGInterchangeFormatLength
+    tiff += struct.pack("<I", 0)
+    return b"Exif\x00\x00" + tiff + make + thumbnail
+
+
+def jpeg_bytes(image: Image.Image, quality: int = 85) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def photo_with_thumbnail(path: Path, main: Image.Image, thumbnail: Image.Image, orientation: int = 1) -> Path:
+    main.save(path, "JPEG", quality=90, exif=exif_with_thumbnail(jpeg_bytes(thumbnail), orientation))
+    return path
+
+
+def cropped_scene() -> Image.Image:
+    """What an editor leaves: the right part of the scene, enlarged back to the frame."""
+    return scene().crop((120, 40, 320, 200)).resize((320, 240))
+
+
+# -- the embedded thumbnail ---------------------------------------------------------------------------------
+
+
+def test_a_camera_thumbnail_matches_its_photo(tmp_path: Path) -> None:
+    path = photo_with_thumbnail(tmp_path / "camera.jpg", scene(), scene().resize((160, 120)))
+    photo = read_photo_metadata(path)
+    assert photo.has_thumbnail and photo.make == "TestCam"
+    assert photo.thumbnail_phash is not None and photo.thumbnail_distance is not None
+    assert photo.thumbnail_distance <= 6 and not photo.thumbnail_mismatch
+    assert extract_exif_thumbnail(path) == jpeg_bytes(scene().resize((160, 120)))
+
+
+def test_an_edit_that_kept_the_camera_thumbnail_is_flagged(tmp_path: Path) -> None:
+    path = photo_with_thumbnail(tmp_path / "edited.jpg", cropped_scene(), scene().resize((160, 120)))
+    photo = read_photo_metadata(path)
+    assert photo.thumbnail_distance is not None and photo.thumbnail_distance > THUMBNAIL_MISMATCH_BITS
+    assert photo.thumbnail_mismatch
+    assert photo.to_row()["thumbnail_mismatch"] is True
+
+
+def test_the_thumbnail_is_compared_upright(tmp_path: Path) -> None:
+    # Stored on its side with Orientation 6, as a phone held upright stores it; the thumbnail is stored the same way.
+    stored = scene().transpose(Image.Transpose.ROTATE_90)
+    path = photo_with_thumbnail(tmp_path / "turned.jpg", stored, stored.resize((120, 160)), orientation=6)
+    photo = read_photo_metadata(path)
+    assert photo.orientation == 6
+    upright = read_photo_metadata(photo_with_thumbnail(tmp_path / "up.jpg", scene(), scene())).phash
+    assert photo.phash and upright and hamming(photo.phash, upright) <= 4  # the same picture, either way stored
+    assert photo.thumbnail_distance is not None and photo.thumbnail_distance <= 6
+
+
+def test_letterbox_bars_in_a_thumbnail_are_not_a_mismatch(tmp_path: Path) -> None:
+    wide = scene((320, 180))
+    boxed = Image.new("RGB", (160, 120))
+    boxed.paste(wide.resize((160, 90)), (0, 15))  # 16:9 in a 4:3 thumbnail, black bars above and below
+    photo = read_photo_metadata(photo_with_thumbnail(tmp_path / "wide.jpg", wide, boxed))
+    assert photo.thumbnail_distance is not None and photo.thumbnail_distance <= 6
+    assert not photo.thumbnail_mismatch
+
+
+def test_a_thumbnail_that_is_not_an_image_is_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "stub.jpg"
+    scene().save(path, "JPEG", exif=exif_with_thumbnail(b"<Dummy thumbnail image data>"))
+    photo = read_photo_metadata(path)
+    assert photo.has_thumbnail and photo.thumbnail_phash is None and not photo.thumbnail_mismatch
+    assert [w.code for w in photo.warnings] == ["EX-PHOTO-THUMBNAIL"]
+    assert photo.phash is not None  # the photo itself is fine
+
+
+def test_no_thumbnail(tmp_path: Path) -> None:
+    photo = read_photo_metadata(write_scene_photo(tmp_path / "plain.jpg"))
+    assert photo.thumbnail_phash is None and photo.thumbnail_distance is None and not photo.thumbnail_mismatch
+    assert extract_exif_thumbnail(tmp_path / "plain.jpg") is None
+    with pytest.raises(MediaMissingError):
+        extract_exif_thumbnail(tmp_path / "absent.jpg")
+
+
+# -- text metadata beyond EXIF ------------------------------------------------------------------------------
+
+XMP = (
+    '<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+    '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about=""'
+    ' xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/"'
+    ' xmp:CreateDate="2024-03-01T10:15+01:00" xmp:CreatorTool="Adobe Photoshop 25.0 (Windows)">'
+    "<dc:creator><rdf:Seq><rdf:li>A. N. Photographer</rdf:li></rdf:Seq></dc:creator>"
+    '<xmpMM:History xmlns:xmpMM="http://ns.adobe.com/xap/1.0/mm/"><rdf:Seq>'
+    '<rdf:li stEvt:action="saved" stEvt:softwareAgent="Adobe Photoshop Lightroom 6.0 (Windows)"/>'
+    "</rdf:Seq></xmpMM:History></rdf:Description></rdf:RDF></x:xmpmeta>"
+    '<?xpacket end="w"?>'
+)
+
+
+def test_png_text_chunks_and_creation_time(tmp_path: Path) -> None:
+    info = PngInfo()
+    info.add_text("Creation Time", "Sat, 12 Jan 2013 10:00:00 GMT")
+    info.add_text("Software", "GIMP 2.10")
+    info.add_itxt("Description", "Ein Bild, ünïcödé", lang="de")
+    info.add_text("Comment", "x" * 5000, zip=True)  # zTXt, longer than a tag may be
+    path = tmp_path / "drawn.png"
+    scene().save(path, "PNG", pnginfo=info)
+    photo = read_photo_metadata(path)
+    tags = dict(photo.text_tags)
+    assert tags["PNG:Description"] == "Ein Bild, ünïcödé" and tags["PNG:Software"] == "GIMP 2.10"
+    assert len(tags["PNG:Comment"]) == 2000
+    assert [k for k, _ in photo.text_tags] == sorted(tags)
+    assert photo.taken is not None
+    assert (photo.taken.utc, photo.taken.source, photo.taken.reliability) == (
+        "2013-01-12T10:00:00Z",
+        "PNG Creation Time",
+        DEVICE_ZONED,
+    )
+    assert photo.software == "GIMP 2.10" and photo.edited and not photo.has_xmp
+
+
+def test_xmp_gives_a_time_and_its_tool_where_exif_has_none(tmp_path: Path) -> None:
+    path = tmp_path / "xmp.jpg"
+    scene().save(path, "JPEG", xmp=XMP.encode())
+    photo = read_photo_metadata(path)
+    assert photo.has_xmp and photo.tag_count == 0
+    tags = dict(photo.text_tags)
+    assert tags["XMP:xmp:CreatorTool"] == "Adobe Photoshop 25.0 (Windows)"
+    assert tags["XMP:dc:creator"] == "A. N. Photographer"
+    assert tags["XMP:xmpMM:History/stEvt:softwareAgent"] == "Adobe Photoshop Lightroom 6.0 (Windows)"
+    assert photo.taken is not None
+    assert (photo.taken.utc, photo.taken.source) == ("2024-03-01T09:15:00Z", "XMP xmp:CreateDate")
+    assert photo.software == "Adobe Photoshop 25.0 (Windows)" and photo.edited
+
+
+def test_exif_time_wins_over_xmp_and_exif_text_is_kept(tmp_path: Path) -> None:
+    exif = Image.Exif()
+    exif[0x010E] = "Handover at the gate"  # ImageDescription
+    exif[0x013B] = "PC Smith"  # Artist
+    exif.get_ifd(0x8769)[0x9003] = "2026:11:20 21:14:05"
+    path = tmp_path / "both.jpg"
+    scene().save(path, "JPEG", exif=exif, xmp=XMP.encode())
+    photo = read_photo_metadata(path)
+    assert photo.taken is not None and photo.taken.source == "EXIF DateTimeOriginal"
+    tags = dict(photo.text_tags)
+    assert (tags["EXIF:ImageDescription"], tags["EXIF:Artist"]) == ("Handover at the gate", "PC Smith")
+
+
+def test_tiff_text_tags(tmp_path: Path) -> None:
+    path = tmp_path / "scan.tif"
+    scene().save(path, "TIFF", tiffinfo={270: "Exhibit 4, page 1", 315: "Scanner Operator", 305: "ScanSoft 1.0"})
+    photo = read_photo_metadata(path)
+    tags = dict(photo.text_tags)
+    assert tags["TIFF:ImageDescription"] == "Exhibit 4, page 1" and tags["TIFF:Artist"] == "Scanner Operator"
+    assert photo.software == "ScanSoft 1.0"
+
+
+# -- the EXIF time cap --------------------------------------------------------------------------------------
+
+
+def _hang(*args: object, **kwargs: object) -> dict[str, object]:
+    while True:  # exifread stuck in a loop on hostile EXIF
+        pass
+
+
+def test_a_hanging_exif_parser_becomes_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_scene_photo(tmp_path / "scene.jpg")
+    monkeypatch.setattr(exifread, "process_file", _hang)
+    started = time.monotonic()
+    photo = read_photo_metadata(path, exif_timeout=0.2)
+    assert time.monotonic() - started < 5
+    assert [w.code for w in photo.warnings] == ["EX-PHOTO-EXIF-TIMEOUT"]
+    assert photo.phash is not None and photo.width == 320  # the pixels are still read
+    assert photo.make is None
+    with pytest.raises(PhotoExifTimeoutError):
+        extract_exif_thumbnail(path, exif_timeout=0.2)
+    time.sleep(0.5)  # nothing fires late
+
+
+def test_the_cap_works_off_the_main_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_scene_photo(tmp_path / "scene.jpg")
+    monkeypatch.setattr(exifread, "process_file", _hang)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        photos = list(pool.map(lambda _: read_photo_metadata(path, exif_timeout=0.2), range(4)))
+    assert all([w.code for w in p.warnings] == ["EX-PHOTO-EXIF-TIMEOUT"] for p in photos)
+
+
+def test_a_timer_that_fires_as_the_call_returns_hits_nothing_later() -> None:
+    # Calls that end right around their deadline: whichever side wins, the caller gets either the result or
+    # the timeout error, and no exception arrives in the code that runs afterwards.
+    outcomes = []
+    for _ in range(300):
+        try:
+            outcomes.append(call_with_deadline(lambda: sum(range(2000)), 0.0001))
+        except PhotoExifTimeoutError:
+            outcomes.append(-1)
+        for _ in range(200):  # the caller's next lines
+            pass
+    time.sleep(0.05)
+    assert set(outcomes) <= {sum(range(2000)), -1}
+
+
+def test_a_fast_parse_is_untouched() -> None:
+    assert call_with_deadline(lambda: 42, 5.0) == 42
+    with pytest.raises(ZeroDivisionError):  # the function's own errors pass through
+        call_with_deadline(lambda: 1 // 0, 5.0)
+
+
+# -- memory -------------------------------------------------------------------------------------------------
+
+
+def test_the_decode_budget_is_a_warning_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "wide.png"
+    Image.new("RGB", (2000, 1000), (10, 20, 30)).save(path)
+    photo = read_photo_metadata(path, max_decode_bytes=1 << 20)
+    assert [w.code for w in photo.warnings] == ["EX-PHOTO-TOO-LARGE"]
+    assert photo.phash is None and (photo.width, photo.height) == (2000, 1000)
+    assert read_photo_metadata(path).phash is not None
+
+
+def test_a_big_jpeg_is_hashed_from_a_reduced_decode(tmp_path: Path) -> None:
+    path = tmp_path / "big.jpg"
+    scene().resize((4000, 3000)).save(path, "JPEG", quality=80)
+    # 48 MB as a full-size bitmap; the budget below only fits the 1/8-scale decode the hash needs
+    photo = read_photo_metadata(path, max_decode_bytes=4 << 20)
+    assert photo.warnings == () and photo.phash is not None
+    small = read_photo_metadata(write_scene_photo(tmp_path / "small.jpg", orientation=1)).phash
+    assert small is not None and hamming(photo.phash, small) <= 6
+
+
+def test_the_row_has_the_new_columns(tmp_path: Path) -> None:
+    row = read_photo_metadata(write_scene_photo(tmp_path / "scene.jpg")).to_row()
+    assert {"thumbnail_phash", "thumbnail_distance", "thumbnail_mismatch", "has_xmp", "text_tags"} <= set(row)
+    assert isinstance(row["text_tags"], list)
