@@ -22,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import exifread
 import PIL
 import pyarrow as pa
 from dagster import (
@@ -51,9 +52,10 @@ from evidence_store.processing import ExhibitSummary, exhibit_summary
 from evidence_store.system import EvidenceSystem
 from evidence_store.verification import verify_exhibit_original
 from evidence_store.workspace import mark_exhibit, suffix_for, working_copy
-from forensics.errors import MediaDamagedError, NotImageError, NotMediaError
+from forensics.errors import MediaDamagedError, NotImageError, NotMediaError, PhotoDamagedError, PhotoTooLargeError
 from forensics.media_probe import MediaProbe, probe_media, tool_version
-from forensics.photo_metadata import read_photo_metadata
+from forensics.photo_derivatives import make_display_copy
+from forensics.photo_metadata import extract_exif_thumbnail, read_photo_metadata
 from forensics.transcode import make_review_proxy
 from forensics.video_frames import (
     SHEET_COLUMNS,
@@ -221,6 +223,10 @@ def custody_chain(context: AssetCheckExecutionContext, evidence: EvidenceStoreRe
         },
         description=None if verdict.ok else f"[{verdict.code}] {verdict.reason}",
     )
+
+
+# A Dagster step process is already ~200 MB before it decodes anything; the decode budget keeps it under 500 MB.
+STEP_DECODE_BYTES = 256 << 20
 
 
 VIDEO_AUDIO = (frozenset({"bwv", "audio"}), ("video/", "audio/"))
@@ -541,7 +547,7 @@ def photo_metadata(
     system, summary = found
     with _on_copy(system, summary, "photo_metadata") as copy:
         try:
-            photo = read_photo_metadata(copy)
+            photo = read_photo_metadata(copy, max_decode_bytes=STEP_DECODE_BYTES)
         except NotImageError as exc:
             mark_exhibit(system, SERVICE, summary.uid, "damaged", exc.code, exc.message, "photo_metadata")
             context.log.warning(str(exc))
@@ -549,6 +555,19 @@ def photo_metadata(
         row = photo.to_row()
         result = _record_rows(system, summary, "photo_metadata", PHOTO_METADATA, [row], photo.tool)
         _record_warnings(system, summary, "photo_metadata", photo.warnings, photo.tool)
+        thumbnail = extract_exif_thumbnail(copy) if photo.has_thumbnail else None
+        if thumbnail is not None:
+            # Extracted byte for byte, not remade: an edited photo often still carries the camera's thumbnail.
+            kind = "image/jpeg" if thumbnail.startswith(b"\xff\xd8") else "image/tiff"
+            embedded = copy.with_name("exif_thumbnail.jpg" if kind == "image/jpeg" else "exif_thumbnail.tif")
+            embedded.write_bytes(thumbnail)
+            made = Provenance(
+                summary.digests.sha256, "exifread", exifread.__version__, {"extracted": "EXIF IFD1 thumbnail"}
+            )
+            record_derivative(
+                system, SERVICE, summary.exhibit_id, "exif_thumbnail", embedded, made,
+                run_id=context.run.run_id, media_type=kind,
+            )  # fmt: skip
         unreadable = [w for w in photo.warnings if w.code == "EX-PHOTO-PIXELS"]
         if unreadable and summary.status == "stored":
             first = unreadable[0]
@@ -562,11 +581,48 @@ def photo_metadata(
             ),
             "edited": MetadataValue.bool(photo.edited),
             "phash": MetadataValue.text(photo.phash or ""),
+            "thumbnail_mismatch": MetadataValue.bool(photo.thumbnail_mismatch),
             "warnings": MetadataValue.int(len(photo.warnings)),
             "table_sha256": MetadataValue.text(result.sha256),
         }
     )
 
 
-EXHIBIT_ASSETS = [original, media_probe, review_proxy, video_frames, photo_metadata]
+@asset(
+    partitions_def=exhibit_partitions,
+    deps=[photo_metadata],
+    retry_policy=retry_policy(),
+    group_name="photos",
+    kinds={"python"},
+    output_required=False,
+    description="A copy of a photo any browser shows: upright, at most 2048 px, sRGB, no metadata; with provenance.",
+)
+def display_copy(context: AssetExecutionContext, evidence: EvidenceStoreResource) -> Iterator[MaterializeResult[None]]:
+    found = _exhibit_for(context, evidence, PHOTO)
+    if found is None:
+        return
+    system, summary = found
+    with _on_copy(system, summary, "display_copy") as copy:
+        try:
+            made = make_display_copy(copy, copy.with_name("display"), max_decode_bytes=STEP_DECODE_BYTES)
+        except (PhotoDamagedError, PhotoTooLargeError) as exc:
+            mark_exhibit(system, SERVICE, summary.uid, "damaged", exc.code, exc.message, "display_copy")
+            raise
+        provenance = Provenance(summary.digests.sha256, "Pillow", PIL.__version__, dict(made.parameters))
+        derivative = record_derivative(
+            system, SERVICE, summary.exhibit_id, "display_copy", made.path, provenance,
+            run_id=context.run.run_id, media_type=made.media_type,
+        )  # fmt: skip
+        _record_warnings(system, summary, "display_copy", made.warnings, f"Pillow {PIL.__version__}")
+    yield MaterializeResult(
+        metadata={
+            "sha256": MetadataValue.text(derivative.sha256),
+            "size": MetadataValue.text(f"{made.width}x{made.height} from {made.source_width}x{made.source_height}"),
+            "orientation_applied": MetadataValue.int(made.orientation_applied),
+            "warnings": MetadataValue.int(len(made.warnings)),
+        }
+    )
+
+
+EXHIBIT_ASSETS = [original, media_probe, review_proxy, video_frames, photo_metadata, display_copy]
 EXHIBIT_CHECKS = [fixity, custody_chain]

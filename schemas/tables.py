@@ -103,6 +103,11 @@ _PHOTO_FIELDS: list[pa.Field[Any]] = [
     pa.field("orientation", pa.int32()),
     pa.field("has_thumbnail", pa.bool_()),
     pa.field("phash", pa.string()),
+    pa.field("thumbnail_phash", pa.string()),  # of the thumbnail embedded in the EXIF
+    pa.field("thumbnail_distance", pa.int32()),  # Hamming bits between the two hashes
+    pa.field("thumbnail_mismatch", pa.bool_()),  # the embedded thumbnail shows something else: edited, or cropped
+    pa.field("has_xmp", pa.bool_()),
+    pa.field("text_tags", pa.map_(pa.string(), pa.string())),  # PNG/TIFF/XMP/JPEG text beyond EXIF, capped
     pa.field("tag_count", pa.int32()),
     pa.field("warnings", pa.list_(_CODED)),
     pa.field("tool", pa.string(), nullable=False),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import struct
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,7 +20,14 @@ from forensics.photo_metadata import (
     read_photo_metadata,
 )
 from forensics.timestamps import DEVICE_ZONED, GPS
-from pipelines.sample_media import scene, write_scene_photo
+from pipelines.sample_media import (
+    cropped_scene,
+    exif_with_thumbnail,
+    jpeg_bytes,
+    photo_with_thumbnail,
+    scene,
+    write_scene_photo,
+)
 
 
 def test_a_phone_photo_is_described(tmp_path: Path) -> None:
@@ -80,42 +85,6 @@ def test_hostile_bytes_never_crash(tmp_path: Path) -> None:
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
-
-
-def exif_with_thumbnail(thumbnail: bytes, orientation: int = 1) -> bytes:
-    """An APP1 body as a camera writes it: IFD0 (Make, Orientation) and IFD1 pointing at a JPEG thumbnail.
-    Pillow writes no IFD1, so the TIFF structure is laid out here by hand (little-endian)."""
-    make = b"TestCam\x00"
-    ifd0, ifd1 = 8, 8 + 2 + 2 * 12 + 4
-    make_at = ifd1 + 2 + 3 * 12 + 4
-    thumb_at = make_at + len(make)
-    tiff = b"II*\x00" + struct.pack("<I", ifd0)
-    tiff += struct.pack("<H", 2)
-    tiff += struct.pack("<HHII", 0x010F, 2, len(make), make_at)  # Make
-    tiff += struct.pack("<HHIHH", 0x0112, 3, 1, orientation, 0)  # Orientation
-    tiff += struct.pack("<I", ifd1)
-    tiff += struct.pack("<H", 3)
-    tiff += struct.pack("<HHIHH", 0x0103, 3, 1, 6, 0)  # Compression: JPEG
-    tiff += struct.pack("<HHII", 0x0201, 4, 1, thumb_at)  # JPEGInterchangeFormat
-    tiff += struct.pack("<HHII", 0x0202, 4, 1, len(thumbnail))  # JPEGInterchangeFormatLength
-    tiff += struct.pack("<I", 0)
-    return b"Exif\x00\x00" + tiff + make + thumbnail
-
-
-def jpeg_bytes(image: Image.Image, quality: int = 85) -> bytes:
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=quality)
-    return out.getvalue()
-
-
-def photo_with_thumbnail(path: Path, main: Image.Image, thumbnail: Image.Image, orientation: int = 1) -> Path:
-    main.save(path, "JPEG", quality=90, exif=exif_with_thumbnail(jpeg_bytes(thumbnail), orientation))
-    return path
-
-
-def cropped_scene() -> Image.Image:
-    """What an editor leaves: the right part of the scene, enlarged back to the frame."""
-    return scene().crop((120, 40, 320, 200)).resize((320, 240))
 
 
 # -- the embedded thumbnail ---------------------------------------------------------------------------------

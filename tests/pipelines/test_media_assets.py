@@ -20,7 +20,15 @@ from evidence_store.settings import Settings
 from evidence_store.system import EvidenceSystem
 from evidence_store.workspace import working_copy
 from forensics.media_probe import probe_media
-from pipelines.sample_media import make_bwv_clip, make_scene_cut_clip, write_scene_photo
+from pipelines.sample_media import (
+    cropped_scene,
+    jpeg_bytes,
+    make_bwv_clip,
+    make_scene_cut_clip,
+    photo_with_thumbnail,
+    scene,
+    write_scene_photo,
+)
 from tests.pipelines.dagster_support import failure_description, materialize_exhibit
 
 
@@ -130,6 +138,30 @@ def test_photo_metadata_asset(
     shown = exhibit_record(system, analyst, uid)["photo_metadata"]
     assert (shown["make"], shown["orientation"], shown["taken_utc"]) == ("Samsung", 6, "2026-11-20T20:14:05Z")
     assert shown["phash"] == metadata["phash"].value and len(shown["phash"]) == 16
+    # The display copy: upright (stored 320x240 with Orientation 6, so shown 240x320), a derivative.
+    record = exhibit_record(system, analyst, uid)
+    (display,) = [d for d in record["derivatives"] if d["role"] == "display_copy"]
+    assert display["tool"] == "Pillow" and display["parameters"]["orientation_applied"] == 6
+    with working_copy(system, display["sha256"], ".jpg") as copy, Image.open(copy) as image:
+        assert image.size == (240, 320) and not image.getexif()
+
+
+@pytest.mark.parametrize("settings", ["file-sqlite"], indirect=True)
+def test_an_edited_photo_keeps_the_camera_thumbnail_which_is_extracted_and_flagged(
+    system: EvidenceSystem, analyst: Actor, settings: Settings, instance: DagsterInstance, tmp_path: Path
+) -> None:
+    create_case(system, analyst, "OP-MEDIA", "Media")
+    thumbnail = scene().resize((160, 120))
+    photo = photo_with_thumbnail(tmp_path / "edited.jpg", cropped_scene(), thumbnail)
+    uid = new_exhibit_uid()
+    result = materialize_exhibit(instance, settings, uid, {"path": str(photo), "case": "OP-MEDIA", "by": "DC Brown"})
+    assert result.asset_materializations_for_node("photo_metadata")[0].metadata["thumbnail_mismatch"].value is True
+    record = exhibit_record(system, analyst, uid)
+    assert record["photo_metadata"]["thumbnail_mismatch"] is True
+    (embedded,) = [d for d in record["derivatives"] if d["role"] == "exif_thumbnail"]
+    with working_copy(system, embedded["sha256"], ".jpg") as copy:
+        assert copy.read_bytes() == jpeg_bytes(thumbnail)  # byte for byte as it sat in the EXIF
+    assert embedded["tool"] == "exifread" and embedded["source_sha256"] == record["original"]["sha256"]
 
 
 @pytest.mark.parametrize("settings", ["file-sqlite"], indirect=True)
