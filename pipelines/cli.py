@@ -578,6 +578,37 @@ def query(
 
 
 @cli.command()
+@click.option("--case", "case_ref", required=True)
+@click.option(
+    "--max-distance",
+    type=click.IntRange(0, 64),
+    default=10,
+    show_default=True,
+    help="Differing pHash bits still counted alike (resized or re-saved copies: 0-6; unrelated pictures: ~32).",
+)
+@reason_option
+@json_option
+def similar(case_ref: str, max_distance: int, reason: str | None, as_json: bool) -> None:
+    """Near-duplicate pictures across a case's exhibits: photos and video keyframes, by perceptual hash."""
+    from evidence_store.similarity import similar_pictures
+
+    with _coded(as_json):
+        system, actor = _acting()
+        pairs = similar_pictures(system, actor, case_ref, max_distance=max_distance, reason=reason)
+    if as_json:
+        _emit_json({"case": case_ref, "max_distance": max_distance, "pairs": pairs, "count": len(pairs)})
+        return
+
+    def where(picture: dict[str, Any]) -> str:
+        at = f" at {picture['time_s']:g} s" if picture["time_s"] is not None else ""
+        return f"{picture['exhibit_ref']} ({picture['what']}{at})"
+
+    for pair in pairs:
+        out.print(f"{pair['distance']:>3} bits  {where(pair['first'])}  ~  {where(pair['second'])}")
+    out.print(f"{len(pairs)} pair(s) within {max_distance} bits")
+
+
+@cli.command()
 @click.argument("exhibit")
 @click.option("--out", "out_file", type=click.Path(path_type=Path), required=True, help="A new file for the bytes.")
 @click.option("--reason", required=True, help="Why you need the original bytes (recorded on the ledger).")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import wave
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from evidence_store.cases import create_case, new_exhibit_uid
 from evidence_store.inspect import exhibit_record
 from evidence_store.ledger import Ledger
 from evidence_store.settings import Settings
+from evidence_store.similarity import similar_pictures
 from evidence_store.system import EvidenceSystem
 from evidence_store.workspace import working_copy
 from forensics.media_probe import probe_media
@@ -29,7 +32,9 @@ from pipelines.sample_media import (
     scene,
     write_scene_photo,
 )
+from tests.conftest import settings_env
 from tests.pipelines.dagster_support import failure_description, materialize_exhibit
+from tests.pipelines.test_cli import EXHIBIT
 
 
 @pytest.fixture
@@ -227,3 +232,35 @@ def test_analysis_warnings_are_rows_of_the_warnings_table(
     assert "EX-MEDIA-UNDECODABLE" in {r["code"] for r in probe_rows}
     assert all(r["severity"] == "warning" and r["exhibit_ref"] == record["exhibit_ref"] for r in probe_rows)
     assert {w["code"] for w in record["analysis_warnings"]} >= {"EX-MEDIA-UNDECODABLE"}
+
+
+@pytest.mark.parametrize("settings", ["file-sqlite"], indirect=True)
+def test_near_duplicate_pictures_across_a_case(
+    system: EvidenceSystem, analyst: Actor, settings: Settings, instance: DagsterInstance, tmp_path: Path
+) -> None:
+    create_case(system, analyst, "OP-MEDIA", "Media")
+    photo = write_scene_photo(tmp_path / "scene.jpg", orientation=1)
+    with Image.open(photo) as image:  # the same photo re-saved smaller, as a messaging app passes it on
+        image.resize((160, 120)).save(tmp_path / "forwarded.jpg", "JPEG", quality=60)
+    other = tmp_path / "other.jpg"
+    Image.fromarray(np.random.default_rng(7).integers(0, 255, (240, 320, 3), dtype=np.uint8)).save(other)
+    clip = make_scene_cut_clip(tmp_path)
+    refs = {}
+    for path in (photo, tmp_path / "forwarded.jpg", other, clip):
+        uid = new_exhibit_uid()
+        assert materialize_exhibit(instance, settings, uid, {"path": str(path), "case": "OP-MEDIA", "by": "DC Brown"})
+        refs[path.name] = exhibit_record(system, analyst, uid)["exhibit_ref"]
+    pairs = similar_pictures(system, analyst, "OP-MEDIA", max_distance=10)
+    named = {(p["first"]["exhibit_ref"], p["second"]["exhibit_ref"]) for p in pairs}
+    assert (refs["scene.jpg"], refs["forwarded.jpg"]) in named
+    assert not any(refs["other.jpg"] in pair for pair in named)  # noise resembles nothing
+    # The CLI says the same, as a user runs it.
+    proc = subprocess.run(
+        [EXHIBIT, "--as", "test.analyst", "similar", "--case", "OP-MEDIA", "--json"],
+        env=settings_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["pairs"] == pairs
