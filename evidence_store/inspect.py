@@ -115,7 +115,7 @@ def exhibit_record(system: EvidenceSystem, actor: Actor, ident: str | int, reaso
     return record
 
 
-INLINE_TABLES = ("media_probe", "photo_metadata")
+INLINE_TABLES = ("media_probe", "photo_metadata", "audio_analysis")
 
 
 def exhibit_times(record: dict[str, Any], receipt: dict[str, Any]) -> list[dict[str, Any]]:

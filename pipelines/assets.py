@@ -52,7 +52,15 @@ from evidence_store.processing import ExhibitSummary, exhibit_summary
 from evidence_store.system import EvidenceSystem
 from evidence_store.verification import verify_exhibit_original
 from evidence_store.workspace import mark_exhibit, suffix_for, working_copy
-from forensics.errors import MediaDamagedError, NotImageError, NotMediaError, PhotoDamagedError, PhotoTooLargeError
+from forensics.audio import analyse_audio, render_waveform, transcriber
+from forensics.errors import (
+    AudioUndecodableError,
+    MediaDamagedError,
+    NotImageError,
+    NotMediaError,
+    PhotoDamagedError,
+    PhotoTooLargeError,
+)
 from forensics.media_probe import MediaProbe, probe_media, tool_version
 from forensics.photo_derivatives import make_display_copy
 from forensics.photo_metadata import extract_exif_thumbnail, read_photo_metadata
@@ -68,7 +76,7 @@ from forensics.video_frames import (
 )
 from pipelines.execution import coded_failures, deadline, failure, retry_policy, step_timeout
 from pipelines.resources import EvidenceStoreResource
-from schemas.tables import KEYFRAMES, MEDIA_PROBE, PHOTO_METADATA, THUMBNAILS
+from schemas.tables import AUDIO_ANALYSIS, KEYFRAMES, MEDIA_PROBE, PHOTO_METADATA, THUMBNAILS, TRANSCRIPT
 
 exhibit_partitions = DynamicPartitionsDefinition(name="exhibits")
 
@@ -624,5 +632,110 @@ def display_copy(context: AssetExecutionContext, evidence: EvidenceStoreResource
     )
 
 
-EXHIBIT_ASSETS = [original, media_probe, review_proxy, video_frames, photo_metadata, display_copy]
+@asset(
+    partitions_def=exhibit_partitions,
+    deps=[media_probe],
+    retry_policy=retry_policy(),
+    group_name="audio",
+    kinds={"ffmpeg"},
+    output_required=False,
+    description="Loudness (EBU R128), silences, speech segments and a waveform image of a recording's sound.",
+)
+def audio_analysis(
+    context: AssetExecutionContext, evidence: EvidenceStoreResource
+) -> Iterator[MaterializeResult[None]]:
+    found = _exhibit_for(context, evidence, VIDEO_AUDIO)  # body-worn video's sound too: who spoke, when
+    if found is None:
+        return
+    system, summary = found
+    with _on_copy(system, summary, "audio_analysis") as copy:
+        probe = _stored_probe(system, summary, copy)
+        if probe.audio is None:
+            context.log.info(f"{summary.exhibit_ref} has no audio stream: nothing to analyse")
+            return
+        try:
+            analysis = analyse_audio(copy, timeout=step_timeout(summary.digests.size), probe=probe)
+        except AudioUndecodableError as exc:
+            mark_exhibit(system, SERVICE, summary.uid, "damaged", exc.code, exc.message, "audio_analysis")
+            raise
+        tools = "; ".join(analysis.tools)
+        result = _record_rows(system, summary, "audio_analysis", AUDIO_ANALYSIS, [analysis.to_row()], tools)
+        _record_warnings(system, summary, "audio_analysis", analysis.warnings, tools)
+        if analysis.waveform:
+            picture = render_waveform(analysis, copy.with_name("waveform.png"))
+            made = Provenance(
+                summary.digests.sha256,
+                "ffmpeg + webrtcvad + Pillow",
+                f"{tools}; Pillow {PIL.__version__}",
+                {"command": list(analysis.command), "width": 1200, "height": 200},
+            )
+            record_derivative(
+                system, SERVICE, summary.exhibit_id, "waveform", picture, made,
+                run_id=context.run.run_id, media_type="image/png",
+            )  # fmt: skip
+    yield MaterializeResult(
+        metadata={
+            "integrated_lufs": MetadataValue.float(analysis.integrated_lufs or float("nan")),
+            "true_peak_dbtp": MetadataValue.float(analysis.true_peak_dbtp or float("nan")),
+            "speech_s": MetadataValue.float(analysis.speech_seconds),
+            "speech_segments": MetadataValue.int(len(analysis.speech)),
+            "silences": MetadataValue.int(len(analysis.silences)),
+            "warnings": MetadataValue.int(len(analysis.warnings)),
+            "table_sha256": MetadataValue.text(result.sha256),
+        }
+    )
+
+
+@asset(
+    partitions_def=exhibit_partitions,
+    deps=[audio_analysis],
+    retry_policy=retry_policy(),
+    group_name="audio",
+    kinds={"python"},
+    output_required=False,
+    description="A machine transcript, word by word with times, where a transcriber is configured "
+    "(EXHIBIT_TRANSCRIBER; off by default).",
+)
+def transcript(context: AssetExecutionContext, evidence: EvidenceStoreResource) -> Iterator[MaterializeResult[None]]:
+    engine_name = os.environ.get("EXHIBIT_TRANSCRIBER", "").strip()
+    if not engine_name:
+        context.log.info("no transcriber configured (EXHIBIT_TRANSCRIBER): nothing transcribed")
+        return
+    found = _exhibit_for(context, evidence, VIDEO_AUDIO)
+    if found is None:
+        return
+    system, summary = found
+    analysed = newest_rows(system, summary.exhibit_id, "audio_analysis", limit=1)
+    if not analysed or not analysed[0]["speech_seconds"]:
+        context.log.info(f"{summary.exhibit_ref}: no speech was found, so there is nothing to transcribe")
+        return
+    with coded_failures():
+        engine = transcriber(engine_name)
+    # Speech recognition runs at about real time on one core: allow for the recording's length, not its bytes.
+    timeout = step_timeout(summary.digests.size) + 3 * (analysed[0]["duration_s"] or 0.0)
+    with _on_copy(system, summary, "transcript") as copy:
+        heard = engine.transcribe(copy, timeout=timeout, probe=_stored_probe(system, summary, copy))
+        tools = "; ".join(heard.tools)
+        result = _record_rows(system, summary, "transcript", TRANSCRIPT, [heard.to_row()], tools)
+        _record_warnings(system, summary, "transcript", heard.warnings, tools)
+    yield MaterializeResult(
+        metadata={
+            "engine": MetadataValue.text(f"{heard.engine} {heard.engine_version} ({heard.model}, {heard.language})"),
+            "words": MetadataValue.int(len(heard.segments)),
+            "text": MetadataValue.text(heard.text[:2000]),
+            "table_sha256": MetadataValue.text(result.sha256),
+        }
+    )
+
+
+EXHIBIT_ASSETS = [
+    original,
+    media_probe,
+    review_proxy,
+    video_frames,
+    audio_analysis,
+    transcript,
+    photo_metadata,
+    display_copy,
+]
 EXHIBIT_CHECKS = [fixity, custody_chain]

@@ -49,6 +49,14 @@ def make_scene_cut_clip(folder: Path, name: str = "cut.mp4", seconds: int = 3) -
     return clip
 
 
+def make_999_call(folder: Path, name: str = "999-call.m4a") -> Path:
+    """6 s of AAC: 2 s of a 440 Hz tone, 2 s of silence, 2 s of 660 Hz (a call with a pause in it)."""
+    call = folder / name
+    tone = "aevalsrc='0.4*sin(2*PI*(440+220*gte(t,4))*t)*(1-between(t,2,4))':s=16000:d=6"
+    ffmpeg("-f", "lavfi", "-i", tone, "-c:a", "aac", "-b:a", "64k", str(call))
+    return call
+
+
 def scene(size: tuple[int, int] = (320, 240), shift: int = 0) -> Image.Image:
     image = Image.new("RGB", size, (40, 60, 90))
     draw = ImageDraw.Draw(image)

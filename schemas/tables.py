@@ -152,10 +152,63 @@ KEYFRAMES = pa.schema(
     _KEYFRAME_FIELDS, metadata={"description": "the first frame and every scene change of a video, with times"}
 )
 
+_SPAN = pa.struct([pa.field("start_s", pa.float64()), pa.field("end_s", pa.float64())])
+_AUDIO_FIELDS: list[pa.Field[Any]] = [
+    pa.field("exhibit_id", pa.int64(), nullable=False),
+    pa.field("exhibit_ref", pa.string(), nullable=False),
+    pa.field("duration_s", pa.float64()),  # as decoded
+    pa.field("declared_duration_s", pa.float64()),  # as the container says
+    pa.field("audio_codec", pa.string()),
+    pa.field("sample_rate", pa.int32()),
+    pa.field("channels", pa.int32()),
+    pa.field("integrated_lufs", pa.float64()),  # EBU R128
+    pa.field("loudness_range_lu", pa.float64()),
+    pa.field("true_peak_dbtp", pa.float64()),
+    pa.field("silences", pa.list_(_SPAN)),  # below -50 dB for at least 0.5 s
+    pa.field("silence_seconds", pa.float64()),
+    pa.field("speech", pa.list_(_SPAN)),  # voice activity (webrtcvad)
+    pa.field("speech_seconds", pa.float64()),
+    pa.field("command", pa.list_(pa.string())),
+    pa.field("tools", pa.list_(pa.string())),
+    pa.field("warnings", pa.list_(_CODED)),
+]
+AUDIO_ANALYSIS = pa.schema(
+    _AUDIO_FIELDS, metadata={"description": "loudness (EBU R128), silences and speech segments of a recording"}
+)
+
+_WORD = pa.struct(
+    [
+        pa.field("start_s", pa.float64()),
+        pa.field("end_s", pa.float64()),
+        pa.field("text", pa.string()),
+        pa.field("confidence", pa.float64()),
+    ]
+)
+_TRANSCRIPT_FIELDS: list[pa.Field[Any]] = [
+    pa.field("exhibit_id", pa.int64(), nullable=False),
+    pa.field("exhibit_ref", pa.string(), nullable=False),
+    pa.field("engine", pa.string(), nullable=False),
+    pa.field("engine_version", pa.string()),
+    pa.field("model", pa.string()),
+    pa.field("language", pa.string()),  # the only language the model knows, not a detected one
+    pa.field("text", pa.string()),
+    pa.field("segments", pa.list_(_WORD)),
+    pa.field("duration_s", pa.float64()),
+    pa.field("command", pa.list_(pa.string())),
+    pa.field("tools", pa.list_(pa.string())),
+    pa.field("warnings", pa.list_(_CODED)),
+]
+TRANSCRIPT = pa.schema(
+    _TRANSCRIPT_FIELDS,
+    metadata={"description": "a machine transcript of a recording, word by word: a guess to check, not evidence"},
+)
+
 TABLES: dict[str, pa.Schema] = {
     "warnings": WARNINGS,
     "media_probe": MEDIA_PROBE,
     "photo_metadata": PHOTO_METADATA,
     "thumbnails": THUMBNAILS,
     "keyframes": KEYFRAMES,
+    "audio_analysis": AUDIO_ANALYSIS,
+    "transcript": TRANSCRIPT,
 }

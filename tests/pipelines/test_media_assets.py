@@ -26,6 +26,7 @@ from forensics.media_probe import probe_media
 from pipelines.sample_media import (
     cropped_scene,
     jpeg_bytes,
+    make_999_call,
     make_bwv_clip,
     make_scene_cut_clip,
     photo_with_thumbnail,
@@ -264,3 +265,42 @@ def test_near_duplicate_pictures_across_a_case(
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["pairs"] == pairs
+
+
+@pytest.mark.parametrize("settings", ["file-sqlite"], indirect=True)
+def test_audio_analysis_waveform_and_an_opt_in_transcript(
+    system: EvidenceSystem,
+    analyst: Actor,
+    settings: Settings,
+    instance: DagsterInstance,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    create_case(system, analyst, "OP-MEDIA", "Media")
+    call = make_999_call(tmp_path)
+    uid = new_exhibit_uid()
+    result = materialize_exhibit(instance, settings, uid, {"path": str(call), "case": "OP-MEDIA", "by": "PC Jones"})
+    assert result.success
+    assert not result.asset_materializations_for_node("transcript")  # off unless configured
+    record = exhibit_record(system, analyst, uid)
+    analysed = record["audio_analysis"]
+    # Two bursts of tone around 2 s of silence: the silence is found where it was written.
+    assert [(round(s["start_s"]), round(s["end_s"])) for s in analysed["silences"]] == [(2, 4)]
+    assert -30 < analysed["integrated_lufs"] < -5 and analysed["true_peak_dbtp"] < 0
+    (waveform,) = [d for d in record["derivatives"] if d["role"] == "waveform"]
+    with working_copy(system, waveform["sha256"], ".png") as copy, Image.open(copy) as image:
+        assert image.size == (1200, 200)
+    # An audio-only exhibit gets an AAC review copy, and no video frames.
+    (proxy,) = [d for d in record["derivatives"] if d["role"] == "review_proxy"]
+    assert "-vn" in proxy["parameters"]["command"] and not result.asset_materializations_for_node("video_frames")
+
+    monkeypatch.setenv("EXHIBIT_TRANSCRIBER", "pocketsphinx")
+    again = materialize_exhibit(instance, settings, uid)
+    words = read_table(system, analyst, "transcript", "OP-MEDIA", record["exhibit_id"]).to_pylist()
+    (heard,) = words
+    assert (heard["engine"], heard["language"]) == ("pocketsphinx", "en-US")
+    assert again.asset_materializations_for_node("transcript")[0].metadata["words"].value == len(heard["segments"])
+
+    monkeypatch.setenv("EXHIBIT_TRANSCRIBER", "whisper-online")
+    refused = materialize_exhibit(instance, settings, uid, raise_on_error=False)
+    assert not refused.success and failure_description(refused).startswith("[EX-AUDIO-UNKNOWN-TRANSCRIBER]")
