@@ -55,7 +55,15 @@ from forensics.errors import (
     ToolTimeoutError,
     UnknownTranscriberError,
 )
-from forensics.media_probe import MediaProbe, ProbeWarning, StreamInfo, find_tool, probe_media, tool_version
+from forensics.media_probe import (
+    MediaProbe,
+    ProbeWarning,
+    StreamInfo,
+    find_tool,
+    media_input,
+    probe_media,
+    tool_version,
+)
 
 PCM_RATE = 16000  # webrtcvad and pocketsphinx both want 16 kHz mono 16-bit
 _SAMPLE_BYTES = 2
@@ -281,7 +289,7 @@ class _Complaints:
 
 def _recorded(command: list[str], path: Path) -> tuple[str, ...]:
     recorded = ["ffmpeg", *command[1:]]
-    recorded[recorded.index(f"file:{path}")] = "INPUT"
+    recorded[recorded.index(media_input(path))] = "INPUT"
     return tuple(recorded)
 
 
@@ -454,7 +462,7 @@ def analyse_audio(path: str | Path, *, timeout: float, probe: MediaProbe | None 
     probe, stream = _audio_stream(path, probe, deadline)
     declared = stream.duration or probe.duration
     command = [find_tool("ffmpeg"), "-nostdin", "-hide_banner", "-nostats", "-loglevel", "level+info",
-               "-i", f"file:{path}", "-filter_complex", _FILTERS,
+               "-i", media_input(path), "-filter_complex", _FILTERS,
                "-map", "[measured]", "-f", "null", "-", "-map", "[pcm16]", *_PCM_OUTPUT]  # fmt: skip
     speech = _SpeechTracker()
     peaks = _PeakTracker(WAVEFORM_BUCKETS, round(declared * PCM_RATE) if declared else None)
@@ -763,7 +771,7 @@ class PocketSphinxTranscriber(Transcriber):
             loglevel="ERROR",
         )
         command = [find_tool("ffmpeg"), "-nostdin", "-hide_banner", "-nostats", "-loglevel", "level+warning",
-                   "-i", f"file:{path}", *_PCM_ONLY, *_PCM_OUTPUT]  # fmt: skip
+                   "-i", media_input(path), *_PCM_ONLY, *_PCM_OUTPUT]  # fmt: skip
         gate = webrtcvad.Vad(_GATE_AGGRESSIVENESS)
         utterances = _Utterances(decoder)
         samples = 0

@@ -301,6 +301,12 @@ def _stream(raw: Mapping[str, Any]) -> StreamInfo:
 # -- running ffprobe ----------------------------------------------------------------------------------------
 
 
+def media_input(path: Path) -> str:
+    """How ffmpeg and ffprobe are told to read a file: `file:` and an absolute path, so that a seized file
+    named like a protocol (`concat:...`, `http:...`) is read as the file it is, never followed."""
+    return f"file:{path.absolute()}"
+
+
 def find_tool(name: str) -> str:
     found = shutil.which(name)
     if not found:
@@ -351,7 +357,7 @@ def probe_media(
         "-show_format",
         "-show_streams",
         "--",
-        str(path),
+        media_input(path),
     ]
     try:
         proc = subprocess.run(command, capture_output=True, timeout=timeout)
@@ -420,7 +426,7 @@ def _first_frame_decodes(path: Path, streams: tuple[StreamInfo, ...]) -> bool:
     """Whether ffmpeg decodes one frame of the first video (else audio) stream: a header without a body is
     described by ffprobe but plays nothing. `framemd5` prints one line per decoded frame."""
     kind = "v" if any(s.kind == "video" for s in streams) else "a"
-    command = [find_tool("ffmpeg"), "-v", "quiet", "-nostdin", "-i", str(path), "-map", f"0:{kind}:0",
+    command = [find_tool("ffmpeg"), "-v", "quiet", "-nostdin", "-i", media_input(path), "-map", f"0:{kind}:0",
                f"-frames:{kind}", "1", "-f", "framemd5", "-"]  # fmt: skip
     try:
         proc = subprocess.run(command, capture_output=True, timeout=DECODE_TIMEOUT)

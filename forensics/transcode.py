@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from forensics.errors import MediaDamagedError, ToolTimeoutError
-from forensics.media_probe import MediaProbe, find_tool, tool_version
+from forensics.media_probe import MediaProbe, find_tool, media_input, tool_version
 
 PROXY_MAX_HEIGHT = 720
 PROXY_MAX_WIDTH = 1280
@@ -77,7 +77,7 @@ def make_review_proxy(source: Path, target: Path, probe: MediaProbe, timeout: fl
         ToolTimeoutError: it ran past `timeout` seconds (the partial output is removed).
     """
     plan = plan_review_proxy(probe)
-    command = [find_tool("ffmpeg"), "-nostdin", "-v", "error", "-i", str(source), *plan.arguments, str(target)]
+    command = [find_tool("ffmpeg"), "-nostdin", "-v", "error", "-i", media_input(source), *plan.arguments, str(target)]
     try:
         proc = subprocess.run(command, capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired as exc:

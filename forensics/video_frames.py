@@ -26,7 +26,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from forensics.errors import MediaDamagedError, ToolTimeoutError
-from forensics.media_probe import MediaProbe, ProbeWarning, find_tool, tool_version
+from forensics.media_probe import MediaProbe, ProbeWarning, find_tool, media_input, tool_version
 from forensics.photo_metadata import phash
 
 FRAME_MAX_WIDTH = 640  # keyframes are for looking at and, later, for finding faces in
@@ -86,7 +86,7 @@ def _frame_command(source: Path, folder: Path, interval: float, threshold: float
     )
     jpeg = ["-fps_mode", "passthrough", "-q:v", "3", "-fflags", "+bitexact", "-flags:v", "+bitexact", "-f", "image2"]
     return [
-        *(find_tool("ffmpeg"), "-nostdin", "-nostats", "-v", "info", "-i", str(source)),
+        *(find_tool("ffmpeg"), "-nostdin", "-nostats", "-v", "info", "-i", media_input(source)),
         *("-filter_complex", graph),
         *("-map", "[tout]", *jpeg, str(folder / "thumbnail_%06d.jpg")),
         *("-map", "[kout]", *jpeg, str(folder / "keyframe_%06d.jpg")),
@@ -198,7 +198,7 @@ def _frame(
 
 def _recorded(command: list[str], source: Path, folder: Path) -> list[str]:
     recorded = ["ffmpeg", *command[1:]]
-    recorded[recorded.index(str(source))] = "INPUT"
+    recorded[recorded.index(media_input(source))] = "INPUT"
     return [arg.replace(str(folder), "OUTPUT_DIR") for arg in recorded]
 
 

@@ -82,3 +82,13 @@ def test_three_outcomes(bwv_clip: Path, tmp_path: Path) -> None:
         assert partial.warnings and partial.decodable is False
     with pytest.raises(MediaMissingError):
         probe_media(tmp_path / "absent.mp4")
+
+
+def test_a_file_named_like_a_protocol_is_read_as_a_file(
+    bwv_clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Seized media may carry any name; ffmpeg would take "concat:..." as an instruction to open other files.
+    shutil.copyfile(bwv_clip, tmp_path / "concat:bwv.mp4")
+    monkeypatch.chdir(tmp_path)
+    probe = probe_media(Path("concat:bwv.mp4"))
+    assert probe.make == "Axon" and probe.decodable is True
