@@ -1,7 +1,7 @@
 """`exhibit demo`: a sample case built end to end from files this project generates itself.
 
-Nothing is downloaded: a WAV (999-call stand-in) and a PNG are written with the standard library; a short
-body-worn-style MP4 and a scene JPEG come from ffmpeg's test sources when ffmpeg is installed.
+Nothing is downloaded: a spoken 999 call (espeak-ng), a PNG sketch, scene photos (one forwarded smaller, one
+edited after it was taken), a short body-worn-style MP4 and a CCTV clip with a cut, all generated here.
 """
 
 from __future__ import annotations
@@ -10,11 +10,14 @@ import json
 import math
 import shutil
 import struct
+import subprocess
 import wave
 import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from PIL import Image, ImageOps
 
 from evidence_store.access import Actor, add_member, add_user, bootstrap_admin, resolve_actor
 from evidence_store.analysis import newest_rows
@@ -29,7 +32,14 @@ from evidence_store.system import EvidenceSystem
 from evidence_store.verification import verify
 from pipelines.dagster_home import dagster_home
 from pipelines.orchestration import process_drops
-from pipelines.sample_media import make_bwv_clip, write_scene_photo
+from pipelines.sample_media import (
+    cropped_scene,
+    make_bwv_clip,
+    make_scene_cut_clip,
+    photo_with_thumbnail,
+    scene,
+    write_scene_photo,
+)
 
 DEMO_CASE = "OP-DEMO-001"
 
@@ -48,14 +58,28 @@ def _png(path: Path, width: int = 64, height: int = 48) -> None:
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + body)
 
 
-def _wav(path: Path, seconds: float = 2.0, rate: int = 8000) -> None:
+_CALL = (
+    "Police, please. Someone is breaking into number fourteen Acacia Avenue. "
+    "They have smashed the back door and there are two of them."
+)
+
+
+def _999_call(path: Path) -> None:
+    """A spoken 999 call (espeak-ng, where installed: real speech for the speech segments), else two tones
+    around a pause, as a WAV."""
+    if shutil.which("espeak-ng"):
+        subprocess.run(["espeak-ng", "-v", "en-gb", "-s", "140", "-w", str(path), _CALL], check=True, timeout=60)
+        return
+    rate = 8000
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(rate)
         frames = bytearray()
-        for n in range(int(seconds * rate)):
-            frames += struct.pack("<h", int(12000 * math.sin(2 * math.pi * 440 * n / rate)))
+        for n in range(int(6 * rate)):
+            t = n / rate
+            level = 0 if 2 <= t < 4 else 12000
+            frames += struct.pack("<h", int(level * math.sin(2 * math.pi * 440 * t)))
         out.writeframes(bytes(frames))
 
 
@@ -68,13 +92,19 @@ def generate_sample_files(folder: Path) -> list[Path]:
         folder / "officer-notes.txt",
         folder / "empty-export.dat",
     ]
-    _wav(files[0])
+    _999_call(files[0])
     _png(files[1])
     files[2].write_text("Attended 14 Acacia Avenue at 21:14. Door forced. Items listed on MG form.\n")
     files[3].write_bytes(b"")
-    files.append(write_scene_photo(folder / "scene-photo.jpg"))  # EXIF: phone, time + offset, GPS, orientation
+    photo = write_scene_photo(folder / "scene-photo.jpg")  # EXIF: phone, time + offset, GPS, orientation
+    with Image.open(photo) as image:  # the same photo as a messaging app passes it on: upright, smaller, no EXIF
+        ImageOps.exif_transpose(image).resize((120, 160)).save(folder / "scene-photo-forwarded.jpg", quality=60)
+    # Edited after it was taken: cropped and enlarged, but the camera's thumbnail still shows the whole scene.
+    edited = photo_with_thumbnail(folder / "scene-photo-edited.jpg", cropped_scene(), scene().resize((160, 120)))
+    files += [photo, folder / "scene-photo-forwarded.jpg", edited]
     if shutil.which("ffmpeg"):
         files.append(make_bwv_clip(folder, "bwv-clip.mp4", seconds=4))  # Axon-style tags, place, rotation
+        files.append(make_scene_cut_clip(folder, "cctv-clip.mp4"))  # a cut from one camera view to another
     return files
 
 
@@ -112,12 +142,31 @@ def _findings(system: EvidenceSystem, exhibit_id: int) -> list[str]:
     for row in newest_rows(system, exhibit_id, "photo_metadata", limit=1):
         where = f"{row['latitude']:.5f},{row['longitude']:.5f}" if row["latitude"] is not None else "no GPS"
         when = row["taken_utc"] or row["taken_local"] or "no time"
+        camera = " ".join(filter(None, [row["make"], row["model"]])) or "no camera named"
+        lines.append(f"photo_metadata: {camera}, taken {when}, {where}, pHash {row['phash']}")
+    for row in newest_rows(system, exhibit_id, "photo_metadata", limit=1):
+        if row["thumbnail_mismatch"]:
+            lines.append(
+                f"photo_metadata: the EXIF thumbnail shows something else ({row['thumbnail_distance']} bits "
+                "apart): edited after it was taken"
+            )
+    keyframes = newest_rows(system, exhibit_id, "keyframes", limit=1000)
+    if keyframes:
+        times = ", ".join(f"{k['time_s']:g} s" for k in keyframes[:8])
+        thumbnails = newest_rows(system, exhibit_id, "thumbnails", limit=10_000)
+        lines.append(f"thumbnails: {len(thumbnails)} on a contact sheet; keyframes at {times}")
+    for row in newest_rows(system, exhibit_id, "audio_analysis", limit=1):
+        loudness = f"{row['integrated_lufs']:.1f} LUFS" if row["integrated_lufs"] is not None else "no loudness"
         lines.append(
-            f"photo_metadata: {row['make'] or '?'} {row['model'] or ''}, taken {when}, {where}, pHash {row['phash']}"
+            f"audio_analysis: {loudness}, {len(row['speech'])} speech segment(s) ({row['speech_seconds']:.1f} s), "
+            f"{len(row['silences'])} silence(s), waveform image"
         )
-    proxy = latest_derivative(system, exhibit_id, "review_proxy")
-    if proxy is not None:
-        lines.append(f"review_proxy: {proxy.sha256[:16]}… made by {proxy.tool_version}")
+    for role in ("review_proxy", "display_copy"):
+        made = latest_derivative(system, exhibit_id, role)
+        if made is not None:
+            version = made.tool_version.split(";")[0]
+            by = version if version.startswith(made.tool) else f"{made.tool} {version}"
+            lines.append(f"{role}: {made.sha256[:16]}… made by {by}")
     return lines
 
 
@@ -186,6 +235,8 @@ def run_demo(settings: Settings, folder: Path | None, echo: Callable[[str], None
         say(f"  uv run exhibit --as dc.brown show {DEMO_CASE}:{first['exhibit_ref']}")
         say(f"  uv run exhibit --as dc.brown custody show {DEMO_CASE}:{first['exhibit_ref']}")
         say(f"  uv run exhibit --as jane.smith query warnings --case {DEMO_CASE}")
+        say(f"  uv run exhibit --as dc.brown similar --case {DEMO_CASE}    # near-duplicate pictures across exhibits")
+        say(f"  uv run exhibit --as dc.brown query keyframes --case {DEMO_CASE}")
         say(f"  uv run exhibit custody verify-proof {proof_path} --key {key_dir}   # offline, no database")
         say(f"  uv run exhibit serve    # the Dagster UI (runs above are in {dagster_home(settings)}), sensors on")
         say(f"  cp FILE {drop}/         # with FILE.exhibit.json naming the case; the running sensor ingests it")

@@ -159,3 +159,6 @@ def test_demo_builds_its_case_through_the_pipeline(settings: Settings) -> None:
         p.name for p in (settings.home / "demo-input").iterdir()
     )
     assert (Path(summary["dagster_home"]) / "dagster.yaml").exists()
+    # The demo's forwarded photo is found as a near-duplicate of the phone's original.
+    similar = run_json(settings, "--as", "dc.brown", "similar", "--case", "OP-DEMO-001")
+    assert [p["distance"] for p in similar["pairs"]] == [0]
