@@ -118,7 +118,7 @@ def extract_frames(
     """
     if probe.video is None or probe.decodable is False:
         raise MediaDamagedError(f"{source.name} has no decodable video stream to take frames from")
-    interval = every if every and every > 0 else thumbnail_interval(probe.duration)
+    interval = float(every) if every and every > 0 else thumbnail_interval(probe.duration)
     command = _frame_command(source, folder, interval, scene_threshold)
     # keyframes.txt is written relative to the working directory by the metadata filter.
     with tempfile.TemporaryFile() as stderr:

@@ -677,7 +677,7 @@ def audio_analysis(
         metadata={
             "integrated_lufs": MetadataValue.float(analysis.integrated_lufs or float("nan")),
             "true_peak_dbtp": MetadataValue.float(analysis.true_peak_dbtp or float("nan")),
-            "speech_s": MetadataValue.float(analysis.speech_seconds),
+            "speech_s": MetadataValue.float(float(analysis.speech_seconds)),
             "speech_segments": MetadataValue.int(len(analysis.speech)),
             "silences": MetadataValue.int(len(analysis.silences)),
             "warnings": MetadataValue.int(len(analysis.warnings)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,7 @@ from forensics.errors import MediaDamagedError, NotImageError, NotMediaError
 from forensics.media_probe import probe_media
 from forensics.media_type import detect_media_type
 from forensics.photo_metadata import read_photo_metadata
+from forensics.video_frames import extract_frames
 from tests.realdata.shared import DATA, manifest_rows, skip_without_data
 
 skip_without_data()
@@ -88,3 +90,40 @@ def test_every_video_and_audio_file_gives_a_typed_outcome() -> None:
     assert truncated and all(v != "ok" for v in truncated.values()), truncated
     assert outcomes["video/sample.mp4"] == "ok" and outcomes["audio/english.wav"] == "ok"
     assert outcomes["audio/pydub/test1_empty.wav"] == "damaged"  # a header and no samples
+
+
+@pytest.mark.timeout(300)
+def test_every_video_gives_frames_or_a_typed_refusal(tmp_path: Path) -> None:
+    outcomes = {}
+    for row in manifest_rows():
+        if row["category"] != "video":
+            continue
+        path = DATA / row["local_path"]
+        looks = detect_media_type(path).mime.startswith(("video/", "audio/"))
+        try:
+            probe = probe_media(path, looks_like_media=looks)
+            folder = tmp_path / row["local_path"].replace("/", "__")
+            folder.mkdir()
+            frames = extract_frames(path, folder, probe, timeout=120)
+            outcomes[row["local_path"]] = (len(frames.thumbnails), len(frames.keyframes))
+        except (NotMediaError, MediaDamagedError) as exc:
+            outcomes[row["local_path"]] = exc.code
+    # The truncated camera files are refused with a code, none crashes or hangs; the DV header "decodes" to
+    # one concealed frame, and its probe already says it is damaged (no duration).
+    truncated = {k: v for k, v in outcomes.items() if "/truncated/" in k}
+    assert truncated.pop("video/truncated/DV.dv") == (1, 1)
+    assert probe_media(DATA / "video/truncated/DV.dv").warnings[0].code == "EX-MEDIA-NO-DURATION"
+    assert truncated and all(isinstance(v, str) and v.startswith("EX-MEDIA-") for v in truncated.values()), truncated
+    # The 1080p sample (0.96 s) and the Hamilton clip (9.2 s, 640x360) give frames from their first one on.
+    assert outcomes["video/sample.mp4"] == (1, 1)
+    thumbnails, keyframes = outcomes["video/short_hamilton_clip.mp4"]  # type: ignore[misc]
+    assert thumbnails == 10 and keyframes >= 1
+
+
+def test_hamilton_frames_are_timed_and_sized(tmp_path: Path) -> None:
+    clip = DATA / "video/short_hamilton_clip.mp4"
+    frames = extract_frames(clip, tmp_path, probe_media(clip), timeout=120)
+    assert [t.time_s for t in frames.thumbnails] == pytest.approx([float(n) for n in range(10)], abs=0.05)
+    assert {(t.width, t.height) for t in frames.thumbnails} == {(320, 180)}
+    assert {(k.width, k.height) for k in frames.keyframes} == {(640, 360)}
+    assert frames.keyframes[0].time_s == 0.0 and all(k.phash for k in frames.keyframes)
