@@ -1,8 +1,8 @@
 """`thumbnails` and `keyframes`: frames of a video with their timestamps, from one ffmpeg decode.
 
-One pass decodes the first video stream (upright: ffmpeg applies the display matrix), scales it to at most
-640 px wide, and splits it two ways: one frame every N seconds for the thumbnails (and the contact sheets made
-from them), and the first frame plus every frame whose scene-change score passes a threshold for the keyframes.
+One pass decodes the first video stream (upright: ffmpeg applies the display matrix) and splits it two ways:
+one frame every N seconds for the thumbnails (and the contact sheets made from them), and the first frame plus
+every frame whose scene-change score passes a threshold for the keyframes (scaled to at most 640 px wide).
 Decoding is the cost of both, so both come from the same decode.
 
 Timestamps are the frames' own presentation times, taken from ffmpeg (`showinfo` for the thumbnails, the
@@ -78,11 +78,14 @@ class VideoFrames:
 
 def _frame_command(source: Path, folder: Path, interval: float, threshold: float) -> list[str]:
     box = THUMBNAIL_BOX
+    # Scaling every decoded frame cost as much again as the decode (measured); so frames are chosen at full
+    # size, where the scene score is also computed, and only the chosen few are scaled.
     graph = (
-        f"[0:v:0]scale=w='min({FRAME_MAX_WIDTH},iw)':h=-2,split=2[t][k];"
+        "[0:v:0]split=2[t][k];"
         f"[t]select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{interval})',showinfo,"
         f"scale=w='if(gte(iw\\,ih)\\,min({box}\\,iw)\\,-2)':h='if(gte(iw\\,ih)\\,-2\\,min({box}\\,ih))'[tout];"
-        f"[k]select='eq(n\\,0)+gt(scene\\,{threshold})',metadata=mode=print:file=keyframes.txt[kout]"
+        f"[k]select='eq(n\\,0)+gt(scene\\,{threshold})',metadata=mode=print:file=keyframes.txt,"
+        f"scale=w='min({FRAME_MAX_WIDTH},iw)':h=-2[kout]"
     )
     jpeg = ["-fps_mode", "passthrough", "-q:v", "3", "-fflags", "+bitexact", "-flags:v", "+bitexact", "-f", "image2"]
     return [
