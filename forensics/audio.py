@@ -183,6 +183,7 @@ class _PcmDecode:
         self.what = what
         self.deadline = deadline
         self.timed_out = False
+        self.tail = b""  # set by blocks()
         self._allowed = 0.0
         self._log: IO[bytes] | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -205,10 +206,18 @@ class _PcmDecode:
         if self._proc is not None:
             self._proc.kill()
 
-    def chunks(self) -> Iterator[bytes]:
+    def blocks(self) -> Iterator[bytes]:
+        """The PCM in blocks of whole VAD frames; what is left after the last whole frame (whole samples
+        only) is `tail` once the blocks are exhausted."""
         assert self._proc is not None and self._proc.stdout is not None
+        carry = b""
         while chunk := self._proc.stdout.read(_READ_BYTES):
-            yield chunk
+            data = carry + chunk
+            whole = len(data) - len(data) % _FRAME_BYTES
+            if whole:
+                yield data[:whole]
+            carry = data[whole:]
+        self.tail = carry[: len(carry) - len(carry) % _SAMPLE_BYTES]
 
     def finish(self) -> tuple[int, Iterator[str]]:
         """Waits for ffmpeg; its exit code and its log, line by line (read from the file, never whole).
@@ -468,20 +477,14 @@ def analyse_audio(path: str | Path, *, timeout: float, probe: MediaProbe | None 
     peaks = _PeakTracker(WAVEFORM_BUCKETS, round(declared * PCM_RATE) if declared else None)
     samples = 0
     with _PcmDecode(command, deadline, "the audio analysis") as decode:
-        carry = b""
-        for chunk in decode.chunks():
-            data = carry + chunk
-            whole = len(data) - len(data) % _FRAME_BYTES
-            if whole:
-                peaks.add(np.frombuffer(data, dtype="<i2", count=whole // _SAMPLE_BYTES))
-                for offset in range(0, whole, _FRAME_BYTES):
-                    speech.add(data[offset : offset + _FRAME_BYTES])
-            samples += whole // _SAMPLE_BYTES
-            carry = data[whole:]
-        tail = len(carry) // _SAMPLE_BYTES
-        if tail:  # too short for one VAD frame, but still part of the recording
-            peaks.add(np.frombuffer(carry, dtype="<i2", count=tail))
-            samples += tail
+        for block in decode.blocks():
+            peaks.add(np.frombuffer(block, dtype="<i2"))
+            for offset in range(0, len(block), _FRAME_BYTES):
+                speech.add(block[offset : offset + _FRAME_BYTES])
+            samples += len(block) // _SAMPLE_BYTES
+        if decode.tail:  # too short for one VAD frame, but still part of the recording
+            peaks.add(np.frombuffer(decode.tail, dtype="<i2"))
+            samples += len(decode.tail) // _SAMPLE_BYTES
         returncode, log = decode.finish()
         duration = samples / PCM_RATE
         complaints = _Complaints()
@@ -778,18 +781,13 @@ class PocketSphinxTranscriber(Transcriber):
         # ffmpeg waits on the pipe while an utterance is decoded, so the deadline's kill also stops a slow
         # decoder, at the end of the utterance in hand.
         with _PcmDecode(command, deadline, "the transcription") as decode:
-            carry = b""
-            for chunk in decode.chunks():
-                data = carry + chunk
-                whole = len(data) - len(data) % _FRAME_BYTES
-                for offset in range(0, whole, _FRAME_BYTES):
-                    frame = data[offset : offset + _FRAME_BYTES]
+            for block in decode.blocks():
+                for offset in range(0, len(block), _FRAME_BYTES):
+                    frame = block[offset : offset + _FRAME_BYTES]
                     utterances.add(frame, bool(gate.is_speech(frame, PCM_RATE)))
-                samples += whole // _SAMPLE_BYTES
-                carry = data[whole:]
-            tail = len(carry) - len(carry) % _SAMPLE_BYTES
-            utterances.flush(carry[:tail])
-            samples += tail // _SAMPLE_BYTES
+                samples += len(block) // _SAMPLE_BYTES
+            utterances.flush(decode.tail)
+            samples += len(decode.tail) // _SAMPLE_BYTES
             returncode, log = decode.finish()
             complaints = _Complaints()
             for line in log:

@@ -243,7 +243,7 @@ def test_a_decoder_past_its_deadline_is_killed() -> None:
     command = ["ffmpeg", "-nostdin", "-v", "error", "-re", "-f", "lavfi", "-i", "sine=d=30", "-f", "s16le", "pipe:1"]
     started = time.monotonic()
     with pytest.raises(ToolTimeoutError), _PcmDecode(command, time.monotonic() + 0.5, "a test decode") as decode:
-        for _chunk in decode.chunks():
+        for _chunk in decode.blocks():
             pass
         decode.finish()
     assert time.monotonic() - started < 5
