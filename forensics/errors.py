@@ -90,3 +90,64 @@ class PhotoExifTimeoutError(ToolTimeoutError):
     """exifread ran past its wall-clock cap on this file (hostile or pathological EXIF)."""
 
     code = "EX-PHOTO-EXIF-TIMEOUT"
+
+
+class DeviceEmptyError(InputError):
+    """A seized-device image with no bytes at all (a copy that failed, or a placeholder): nothing to examine."""
+
+    code = "EX-DEVICE-EMPTY"
+
+
+class DeviceSegmentMissingError(InputError):
+    """A split image is incomplete: the format (or the numbering of the files) shows a segment is absent."""
+
+    code = "EX-DEVICE-SEGMENT-MISSING"
+
+
+class DeviceUnsupportedError(FormatError):
+    """The image is in a container this build cannot read (AFF, VDI, a logical evidence file, an archive)."""
+
+    code = "EX-DEVICE-UNSUPPORTED"
+
+
+class DeviceDamagedError(FormatError):
+    """The image's container is damaged: the reader library refuses to open it, or a read of it fails."""
+
+    code = "EX-DEVICE-DAMAGED"
+
+
+class NoFileSystemError(FormatError):
+    """Not my format: no file system The Sleuth Kit knows starts at that byte offset of the image (wrong
+    partition offset, unallocated space, an encrypted volume), or it is too damaged for its root to open."""
+
+    code = "EX-DEVICE-NO-FILESYSTEM"
+
+
+class DeviceFileMissingError(InputError):
+    """No file, or no such stream of it, at that metadata address (inode, MFT entry) of the file system."""
+
+    code = "EX-DEVICE-NO-SUCH-FILE"
+
+
+class DeviceReadError(FormatError):
+    """A file's content could not be read from the image (its clusters lie outside it, or TSK refuses)."""
+
+    code = "EX-DEVICE-READ"
+
+
+class HashSetMissingError(InputError):
+    """The hash set file named does not exist or cannot be opened."""
+
+    code = "EX-HASHSET-MISSING"
+
+
+class HashSetFormatError(FormatError):
+    """Not a hash set format Exhibit reads (NSRL RDS, md5sum/sha1sum/sha256sum, hashdeep, digest-TAB-path)."""
+
+    code = "EX-HASHSET-FORMAT"
+
+
+class DeviceSegmentsMixedError(InputError):
+    """The files given as one split image are not one image: two claim the same segment, or one is no segment."""
+
+    code = "EX-DEVICE-SEGMENTS-MIXED"
