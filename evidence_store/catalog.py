@@ -34,7 +34,7 @@ from evidence_store.errors import NotInitialisedError
 if TYPE_CHECKING:
     from evidence_store.objects import PutResult
 
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0005"
 
 
 def utcnow() -> datetime:
@@ -118,6 +118,18 @@ class ExhibitAlias(Base):
     uid: Mapped[str] = mapped_column(String(40), primary_key=True)
     exhibit_id: Mapped[int] = mapped_column(ForeignKey("exhibits.id"))
     created_at: Mapped[str] = mapped_column(String(40))
+
+
+class ExhibitSegment(Base):
+    """One file of an original acquired as several (split raw, EWF .E01/.E02): position 0 is the exhibit's
+    `original`; the image is the segments read in order."""
+
+    __tablename__ = "exhibit_segments"
+
+    exhibit_id: Mapped[int] = mapped_column(ForeignKey("exhibits.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("objects.sha256"))
+    name: Mapped[str] = mapped_column(String(500))
 
 
 class Derivative(Base):

@@ -12,7 +12,14 @@ from sqlalchemy import func, select
 from evidence_store.access import Actor, Permission, authorize, record_view
 from evidence_store.analysis import newest_rows
 from evidence_store.cases import get_case, get_exhibit
-from evidence_store.catalog import AnalysisResult, CustodyEventRow, Derivative, Exhibit, StoredObject
+from evidence_store.catalog import (
+    AnalysisResult,
+    CustodyEventRow,
+    Derivative,
+    Exhibit,
+    ExhibitSegment,
+    StoredObject,
+)
 from evidence_store.errors import AlreadyExistsError, HashMismatchError
 from evidence_store.ledger import Ledger
 from evidence_store.system import EvidenceSystem
@@ -49,6 +56,12 @@ def exhibit_record(system: EvidenceSystem, actor: Actor, ident: str | int, reaso
             select(func.count()).select_from(CustodyEventRow).where(CustodyEventRow.exhibit_id == exhibit.id)
         ).scalar_one()
         children = session.execute(select(Exhibit.id, Exhibit.reference).where(Exhibit.parent_id == exhibit.id)).all()
+        segments = session.execute(
+            select(ExhibitSegment, StoredObject)
+            .join(StoredObject, StoredObject.sha256 == ExhibitSegment.sha256)
+            .where(ExhibitSegment.exhibit_id == exhibit.id)
+            .order_by(ExhibitSegment.position)
+        ).all()
         record: dict[str, Any] = {
             "exhibit_id": exhibit.id,
             "exhibit_uid": exhibit.uid,
@@ -67,6 +80,7 @@ def exhibit_record(system: EvidenceSystem, actor: Actor, ident: str | int, reaso
             "children": [{"exhibit_id": i, "exhibit_ref": r} for i, r in children],
             "warnings": list(exhibit.warnings),
             "original": _object_dict(exhibit.original),
+            "segments": [{"position": g.position, "name": g.name, **_object_dict(o)} for g, o in segments],
             "derivatives": [
                 {
                     "role": d.role,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +31,7 @@ from evidence_store.cases import (
     next_exhibit_reference,
     producer_initials,
 )
-from evidence_store.catalog import Case, Exhibit, ExhibitAlias, ensure_object_row
+from evidence_store.catalog import Case, Exhibit, ExhibitAlias, ExhibitSegment, ensure_object_row
 from evidence_store.errors import (
     AlreadyExistsError,
     BadReferenceError,
@@ -83,6 +83,7 @@ class IngestOutcome:
     transient: bool = False
     warnings: tuple[dict[str, str], ...] = ()
     error: dict[str, Any] | None = None
+    segments: tuple[str, ...] = ()  # the files of a split image, in order, when it came as several
 
     @property
     def ok(self) -> bool:
@@ -105,6 +106,7 @@ class IngestOutcome:
             "repeated": self.repeated,
             "warnings": list(self.warnings),
             "error": self.error,
+            "segments": list(self.segments),
         }
 
 
@@ -230,28 +232,43 @@ def ingest(
             if done is not None:
                 return [_repeated_outcome(done, paths)]
     try:
-        sources = collect_sources(paths)
-        if explicit_ref and len(sources) != 1:
+        groups = _image_sets(collect_sources(paths))
+        if explicit_ref and len(groups) != 1:
             raise BadReferenceError(
-                f"--exhibit-ref {explicit_ref} names one exhibit but {len(sources)} files were given",
-                files=len(sources),
+                f"--exhibit-ref {explicit_ref} names one exhibit but {len(groups)} files were given",
+                files=len(groups),
             )
-        if request.exhibit_uid and len(sources) != 1:
+        if request.exhibit_uid and len(groups) != 1:
             raise BadReferenceError(
-                f"exhibit uid {request.exhibit_uid} names one exhibit but {len(sources)} files were given",
-                files=len(sources),
+                f"exhibit uid {request.exhibit_uid} names one exhibit but {len(groups)} files were given",
+                files=len(groups),
             )
     except InputError as exc:
         _record_refusal(system, actor, request, [str(p) for p in paths], exc)
         raise
-    progress.planned(len(sources), sum(s.size for s in sources))
+    progress.planned(len(groups), sum(s.size for group in groups for s in group))
     outcomes = []
-    for source in sources:
-        progress.file_started(source.path, source.size)
-        outcome = _ingest_one(system, actor, source.path, request, explicit_ref, progress)
+    for first, *more in groups:
+        progress.file_started(first.path, first.size + sum(s.size for s in more))
+        outcome = _ingest_one(system, actor, first.path, request, explicit_ref, progress, [s.path for s in more])
         outcomes.append(outcome)
         progress.file_done(outcome)
     return outcomes
+
+
+def _image_sets(sources: list[_Source]) -> list[list[_Source]]:
+    """The sources as exhibits: the files of a split device image (`disk.E01` + `disk.E02`, `disk.001` +
+    `disk.002`) together, in segment order, as one; every other file on its own."""
+    if len(sources) < 2:
+        return [[s] for s in sources]
+    # Imported here: the image libraries are not needed to ingest one photo.
+    from forensics.device_image import segment_groups
+
+    grouped = segment_groups(s.path for s in sources)
+    if sum(len(group) for group in grouped) != len(sources):  # one path given twice: each is a receipt of its own
+        return [[s] for s in sources]
+    by_path = {s.path: s for s in sources}
+    return [[by_path[p] for p in group] for group in grouped]
 
 
 def _repeated_outcome(exhibit: Exhibit, paths: Iterable[str | os.PathLike[str]]) -> IngestOutcome:
@@ -293,22 +310,24 @@ def _ingest_one(
     request: IngestRequest,
     explicit_ref: str | None,
     progress: IngestProgress,
+    more: Sequence[Path] = (),
 ) -> IngestOutcome:
     try:
         result = system.store.put_file(path, progress=progress.advanced)
+        segments = [(p, system.store.put_file(p, progress=progress.advanced)) for p in more]
         media = sniff(result.head)
         kind = _kind_for(request.kind, media)
-        outcome = _catalogue(system, actor, path, request, explicit_ref, result, media, kind)
+        outcome = _catalogue(system, actor, path, request, explicit_ref, result, media, kind, segments)
         if outcome.warnings and outcome.duplicate_of is None and outcome.exhibit_id is not None:
             _record_warnings(system, actor, outcome)
         return outcome
     except ExhibitError as exc:
-        _record_refusal(system, actor, request, [str(path)], exc)
+        _record_refusal(system, actor, request, [str(path), *map(str, more)], exc)
         return IngestOutcome(path=display_path(path), error=exc.to_dict(), transient=isinstance(exc, StorageError))
     except Exception as exc:
         # Anything unforeseen fails this file, on the record, and the other files go on.
         failure = IngestFailedError(f"ingest of {display_path(path)} failed: {type(exc).__name__}: {exc}")
-        _record_refusal(system, actor, request, [str(path)], failure)
+        _record_refusal(system, actor, request, [str(path), *map(str, more)], failure)
         return IngestOutcome(path=display_path(path), error=failure.to_dict(), transient=True)
 
 
@@ -350,11 +369,12 @@ def _catalogue(
     result: PutResult,
     media: MediaType,
     kind: str,
+    segments: Sequence[tuple[Path, PutResult]] = (),
 ) -> IngestOutcome:
     now = format_time(datetime.now(UTC))
     digests = result.digests
     warnings = _warnings_for(result)
-    source_details = {
+    source_details: dict[str, Any] = {
         **_path_details(path),
         "size": digests.size,
         "md5": digests.md5,
@@ -362,10 +382,17 @@ def _catalogue(
         "sha256": digests.sha256,
         "media_type": media.mime,
     }
+    parts = [(path, result), *segments]
+    if segments:
+        # The receipt signs for every segment: the image is all of them, in this order.
+        source_details["segments"] = [{"name": display_path(p.name), **r.digests.to_dict()} for p, r in parts]
+        source_details["image_size"] = sum(r.digests.size for _p, r in parts)
     with system.catalog.transaction() as session:
         system.ledger.lock(session)
         case = get_case(session, request.case_ref)
         ensure_object_row(session, result, media.mime, now)
+        for _p, later in segments:
+            ensure_object_row(session, later, sniff(later.head).mime, now)
 
         def receipt(exhibit_id: int, reason: str | None, **details: Any) -> None:
             system.ledger.append(
@@ -397,7 +424,7 @@ def _catalogue(
                 session.add(ExhibitAlias(uid=request.exhibit_uid, exhibit_id=existing.id, created_at=now))
             else:
                 receipt(existing.id, again, duplicate_receipt=True)
-            return _outcome(path, existing, result, media, duplicate_of=existing.id)
+            return _outcome(path, existing, result, media, duplicate_of=existing.id, segments=segments)
         reference = explicit_ref or next_exhibit_reference(
             session, case, producer_initials(request.producer or request.by)
         )
@@ -423,6 +450,12 @@ def _catalogue(
         )
         session.add(exhibit)
         session.flush()
+        if segments:
+            for position, (p, r) in enumerate(parts):
+                name = display_path(p.name)
+                session.add(
+                    ExhibitSegment(exhibit_id=exhibit.id, position=position, sha256=r.digests.sha256, name=name)
+                )
         receipt(
             exhibit.id,
             None,
@@ -432,23 +465,25 @@ def _catalogue(
             producer=exhibit.producer,
             warnings=[w["code"] for w in warnings],
         )
-        system.ledger.append(
-            session,
-            CustodyAction.STORED,
-            actor=system.ledger.service_actor,
-            role="service",
-            case_ref=case.reference,
-            exhibit_id=exhibit.id,
-            object_sha256=digests.sha256,
-            details={
-                "store": system.store.backend.url,
-                "key": result.key,
-                "new_object": result.created,
-                "encryption": {"alg": result.envelope.algorithm, "key_id": result.envelope.key_id},
-                "size": digests.size,
-            },
-        )
-        return _outcome(path, exhibit, result, media, warnings=warnings)
+        for position, (_p, stored) in enumerate(parts):
+            system.ledger.append(
+                session,
+                CustodyAction.STORED,
+                actor=system.ledger.service_actor,
+                role="service",
+                case_ref=case.reference,
+                exhibit_id=exhibit.id,
+                object_sha256=stored.digests.sha256,
+                details={
+                    "store": system.store.backend.url,
+                    "key": stored.key,
+                    "new_object": stored.created,
+                    "encryption": {"alg": stored.envelope.algorithm, "key_id": stored.envelope.key_id},
+                    "size": stored.digests.size,
+                    **({"segment": position} if segments else {}),
+                },
+            )
+        return _outcome(path, exhibit, result, media, warnings=warnings, segments=segments)
 
 
 def _existing_exhibit(session: Session, case: Case, sha256: str) -> Exhibit | None:
@@ -467,6 +502,7 @@ def _outcome(
     media: MediaType,
     duplicate_of: int | None = None,
     warnings: list[dict[str, str]] | None = None,
+    segments: Sequence[tuple[Path, PutResult]] = (),
 ) -> IngestOutcome:
     d = result.digests
     return IngestOutcome(
@@ -483,4 +519,5 @@ def _outcome(
         new_object=result.created,
         duplicate_of=duplicate_of,
         warnings=tuple(warnings if warnings is not None else exhibit.warnings),
+        segments=tuple(display_path(p.name) for p in [path, *(q for q, _r in segments)]) if segments else (),
     )

@@ -14,6 +14,7 @@ from evidence_store.analysis import read_table
 from evidence_store.cases import create_case
 from evidence_store.catalog import Exhibit, StoredObject
 from evidence_store.errors import BadReferenceError, NoFilesError, NotFoundError, PathMissingError
+from evidence_store.inspect import exhibit_record
 from evidence_store.intake import IngestProgress, IngestRequest, ingest
 from evidence_store.ledger import Ledger
 from evidence_store.objects import BLOCK_SIZE
@@ -233,4 +234,39 @@ def test_file_name_that_is_not_utf8(system: EvidenceSystem, analyst: Actor, case
         assert exhibit is not None and exhibit.source_name == "caf\\xe9-\\xff.txt"
         [received, _stored] = list(Ledger.iter(session, exhibit_id=outcome.exhibit_id))
     assert bytes.fromhex(received.details["source_path_hex"]).endswith(raw_name)
+    assert verify(system, SERVICE, objects=True).ok
+
+
+@pytest.mark.parametrize("settings", ["file-sqlite", "s3-postgresql"], indirect=True)
+def test_a_split_image_is_one_exhibit_with_its_segments_in_order(
+    system: EvidenceSystem, analyst: Actor, tmp_path: Path
+) -> None:
+    create_case(system, analyst, "OP-SPLIT", "Split image")
+    image = os.urandom(3 << 20)
+    folder = tmp_path / "seized"
+    folder.mkdir()
+    parts = [image[: 1 << 20], image[1 << 20 : 2 << 20], image[2 << 20 :]]
+    for n, part in enumerate(parts, start=1):
+        (folder / f"laptop.{n:03d}").write_bytes(part)
+    (folder / "notes.txt").write_text("seized from the study\n")
+    outcomes = ingest(system, analyst, [folder], IngestRequest(case_ref="OP-SPLIT", by="Jane Smith"))
+    assert len(outcomes) == 2 and all(o.ok for o in outcomes)
+    split = next(o for o in outcomes if o.segments)
+    assert split.segments == ("laptop.001", "laptop.002", "laptop.003")
+    record = exhibit_record(system, analyst, split.exhibit_id)
+    assert [(s["position"], s["name"], s["size"]) for s in record["segments"]] == [
+        (0, "laptop.001", 1 << 20),
+        (1, "laptop.002", 1 << 20),
+        (2, "laptop.003", 1 << 20),
+    ]
+    assert [s["sha256"] for s in record["segments"]] == [hashlib.sha256(p).hexdigest() for p in parts]
+    assert record["original"]["sha256"] == record["segments"][0]["sha256"]
+    with system.catalog.reading() as session:
+        events = list(Ledger.iter(session, exhibit_id=split.exhibit_id))
+    (received,) = [e for e in events if e.action == "RECEIVED"]
+    assert [s["sha256"] for s in received.details["segments"]] == [s["sha256"] for s in record["segments"]]
+    assert received.details["image_size"] == len(image)
+    assert sorted(e.object_sha256 for e in events if e.action == "STORED") == sorted(
+        s["sha256"] for s in record["segments"]
+    )
     assert verify(system, SERVICE, objects=True).ok
