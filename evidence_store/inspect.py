@@ -119,6 +119,11 @@ def exhibit_record(system: EvidenceSystem, actor: Actor, ident: str | int, reaso
         rows = newest_rows(system, exhibit_id, table, limit=1)
         if rows:
             record[table] = {k: v for k, v in rows[0].items() if k not in ("exhibit_id", "exhibit_ref")}
+    volumes = newest_rows(system, exhibit_id, "device_volumes", limit=1000)
+    if volumes:
+        record["device_volumes"] = [
+            {k: v for k, v in row.items() if k not in ("exhibit_id", "exhibit_ref")} for row in volumes
+        ]
     record["analysis_warnings"] = [
         {"code": w["code"], "message": w["message"], "source": w["source"]}
         for w in newest_rows(system, exhibit_id, "warnings", limit=1000)
@@ -129,7 +134,7 @@ def exhibit_record(system: EvidenceSystem, actor: Actor, ident: str | int, reaso
     return record
 
 
-INLINE_TABLES = ("media_probe", "photo_metadata", "audio_analysis")
+INLINE_TABLES = ("media_probe", "photo_metadata", "audio_analysis", "device_verification")
 
 
 def exhibit_times(record: dict[str, Any], receipt: dict[str, Any]) -> list[dict[str, Any]]:

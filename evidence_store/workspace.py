@@ -16,9 +16,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import select
+
 from evidence_store.access import Actor
 from evidence_store.cases import get_exhibit
-from evidence_store.errors import HashMismatchError
+from evidence_store.catalog import Exhibit, ExhibitSegment
+from evidence_store.errors import HashMismatchError, NotFoundError
 from evidence_store.ledger import format_time
 from evidence_store.system import EvidenceSystem
 from schemas.records import CustodyAction
@@ -51,6 +54,46 @@ def working_copy(system: EvidenceSystem, sha256: str, suffix: str = "") -> Itera
         yield target
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def working_segments(system: EvidenceSystem, exhibit_id: int) -> Iterator[tuple[Path, ...]]:
+    """Verified plaintext copies of every segment of an exhibit's original, under their own names in one private
+    folder (image libraries find `.E02` beside `.E01` by name); one file for an exhibit that came as one.
+
+    Raises:
+        HashMismatchError, ObjectMissingError, StoreUnavailableError: as for `working_copy`.
+    """
+    with system.catalog.reading() as session:
+        exhibit = session.get(Exhibit, exhibit_id)
+        if exhibit is None:
+            raise NotFoundError(f"no exhibit {exhibit_id}", exhibit=exhibit_id)
+        parts = [
+            (segment.name, segment.sha256)
+            for segment in session.execute(
+                select(ExhibitSegment).where(ExhibitSegment.exhibit_id == exhibit_id).order_by(ExhibitSegment.position)
+            ).scalars()
+        ] or [(exhibit.source_name, exhibit.original_sha256)]
+    with contextlib.ExitStack() as stack:
+        folder: Path | None = None
+        paths = []
+        for name, sha256 in parts:
+            copy = stack.enter_context(working_copy(system, sha256, suffix_for(name)))
+            folder = folder or Path(tempfile.mkdtemp(prefix="segments-", dir=copy.parent.parent))
+            # A hard link under the segment's own name: no second copy of a large image.
+            target = folder / _safe_name(name)
+            os.link(copy, target)
+            paths.append(target)
+        try:
+            yield tuple(paths)
+        finally:
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+def _safe_name(name: str) -> str:
+    base = os.path.basename(name.replace("\\", "/")) or "segment"
+    return base if base not in (".", "..") else "segment"
 
 
 def suffix_for(source_name: str) -> str:

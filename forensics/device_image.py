@@ -381,6 +381,24 @@ def _expected_name(member: Path, kind: str, number: int) -> str:
     return f"{stem}.{letters[0]}{tail}{letters[1:]}"
 
 
+# What a device image can be refused for (the exhibit's bytes are kept either way): one tuple to catch.
+DEVICE_IMAGE_ERRORS = (
+    DeviceEmptyError,
+    DeviceSegmentMissingError,
+    DeviceSegmentsMixedError,
+    DeviceUnsupportedError,
+    DeviceDamagedError,
+)
+
+
+def device_tool_versions() -> str:
+    """The libraries that read device images, with versions: recorded with every result they made."""
+    return (
+        f"pytsk3 (TSK {pytsk3.TSK_VERSION_STR}); libewf {pyewf.get_version()}; libvhdi {pyvhdi.get_version()}; "
+        f"libvmdk {pyvmdk.get_version()}; libqcow {pyqcow.get_version()}"
+    )
+
+
 def segment_groups(paths: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, ...]]:
     """Groups a folder's files into image sets by name: one tuple per image, in segment order.
 

@@ -46,13 +46,24 @@ from evidence_store.analysis import newest_rows, record_table, record_warnings
 from evidence_store.catalog import AnalysisResult
 from evidence_store.custody import verify_exhibit_events
 from evidence_store.derivatives import DerivativeFile, Provenance, record_derivative, record_derivatives
+from evidence_store.device_images import record_device_verification
 from evidence_store.intake import ingest
 from evidence_store.intake_folders import DropTicket, ingest_dropped
 from evidence_store.processing import ExhibitSummary, exhibit_summary
 from evidence_store.system import EvidenceSystem
 from evidence_store.verification import verify_exhibit_original
-from evidence_store.workspace import mark_exhibit, suffix_for, working_copy
+from evidence_store.workspace import mark_exhibit, suffix_for, working_copy, working_segments
 from forensics.audio import analyse_audio, render_waveform, transcriber
+from forensics.device_image import (
+    DEVICE_IMAGE_ERRORS,
+    DeviceVerification,
+    DeviceWarning,
+    Volume,
+    device_tool_versions,
+    list_volumes,
+    open_device_image,
+    verify_device_image,
+)
 from forensics.errors import (
     AudioUndecodableError,
     MediaDamagedError,
@@ -76,7 +87,17 @@ from forensics.video_frames import (
 )
 from pipelines.execution import coded_failures, deadline, failure, retry_policy, step_timeout
 from pipelines.resources import EvidenceStoreResource
-from schemas.tables import AUDIO_ANALYSIS, KEYFRAMES, MEDIA_PROBE, PHOTO_METADATA, THUMBNAILS, TRANSCRIPT
+from schemas.records import CustodyAction
+from schemas.tables import (
+    AUDIO_ANALYSIS,
+    DEVICE_VERIFICATION,
+    DEVICE_VOLUMES,
+    KEYFRAMES,
+    MEDIA_PROBE,
+    PHOTO_METADATA,
+    THUMBNAILS,
+    TRANSCRIPT,
+)
 
 exhibit_partitions = DynamicPartitionsDefinition(name="exhibits")
 
@@ -728,6 +749,112 @@ def transcript(context: AssetExecutionContext, evidence: EvidenceStoreResource) 
     )
 
 
+DEVICE = (frozenset({"device_image"}), ("application/x-ewf", "application/x-raw-disk-image"))
+
+
+def verification_row(verification: DeviceVerification, tool: str) -> dict[str, Any]:
+    """The verification as a row of the `device_verification` table."""
+    acquisition = verification.acquisition
+    taken = {k: getattr(acquisition, k) if acquisition else None for k in _ACQUISITION_COLUMNS}
+    return {
+        "format": verification.format,
+        "media_size": verification.media_size,
+        **{f"computed_{a}": v for a, v in verification.computed.items()},
+        "stored_md5": verification.stored.md5,
+        "stored_sha1": verification.stored.sha1,
+        "matches": verification.matches,
+        "verified": verification.verified,
+        "unreadable_bytes": verification.unreadable_bytes,
+        "checksum_errors": [
+            {"first_sector": r.first_sector, "sector_count": r.sector_count} for r in verification.checksum_errors or ()
+        ],
+        **taken,
+        "warnings": [{"code": w.code, "message": w.message} for w in verification.warnings],
+        "tool": tool,
+    }
+
+
+_ACQUISITION_COLUMNS = (
+    "case_number", "description", "examiner", "evidence_number", "notes", "acquisition_date", "system_date",
+    "acquisition_software", "acquisition_software_version", "operating_system", "model", "serial_number",
+    "bytes_per_sector", "sector_count", "ewf_format",
+)  # fmt: skip
+
+
+@asset(
+    partitions_def=exhibit_partitions,
+    deps=[original],
+    retry_policy=retry_policy(),
+    group_name="devices",
+    kinds={"python"},
+    output_required=False,
+    description="A device image's media re-hashed (MD5, SHA-1, SHA-256) against the hashes its acquisition "
+    "stored, its acquisition details, and its partitions and file systems.",
+)
+def device_verification(
+    context: AssetExecutionContext, evidence: EvidenceStoreResource
+) -> Iterator[MaterializeResult[None]]:
+    found = _exhibit_for(context, evidence, DEVICE)
+    if found is None:
+        return
+    system, summary = found
+    tool = device_tool_versions()
+    with (
+        coded_failures(),
+        working_segments(system, summary.exhibit_id) as segments,
+        deadline(step_timeout(summary.digests.size), f"device_verification of {summary.uid}"),
+    ):
+        try:
+            with open_device_image(segments) as image:
+                verification = verify_device_image(image)
+                volumes = list_volumes(image)
+        except DEVICE_IMAGE_ERRORS as exc:
+            # Not an image any library opens (a mislabelled file, a missing segment): said on the record.
+            mark_exhibit(system, SERVICE, summary.uid, "damaged", exc.code, exc.message, "device_verification")
+            raise
+        action = record_device_verification(system, SERVICE, summary.exhibit_id, verification)
+        result = _record_rows(
+            system, summary, "device_verification", DEVICE_VERIFICATION, [verification_row(verification, tool)], tool
+        )
+        volume_rows = [
+            {
+                **{k: getattr(v, k) for k in Volume.__slots__ if k != "warnings"},
+                "warnings": [{"code": w.code, "message": w.message} for w in v.warnings],
+            }
+            for v in volumes
+        ]
+        _record_rows(system, summary, "device_volumes", DEVICE_VOLUMES, volume_rows, tool)
+        warnings = [*verification.warnings, *(w for v in volumes for w in v.warnings)]
+        if action == CustodyAction.FIXITY_FAILED:
+            warnings.insert(0, DeviceWarning("EX-DEVICE-HASH-MISMATCH", _device_mismatch(verification)))
+            first = warnings[0]
+            mark_exhibit(system, SERVICE, summary.uid, "damaged", first.code, first.message, "device_verification")
+        _record_warnings(system, summary, "device_verification", warnings, tool)
+    yield MaterializeResult(
+        metadata={
+            "format": MetadataValue.text(verification.format),
+            "media_size": MetadataValue.int(verification.media_size),
+            "verified": MetadataValue.bool(verification.verified),
+            "stored_md5": MetadataValue.text(verification.stored.md5 or "none stored"),
+            "computed_md5": MetadataValue.text(verification.computed.md5 or ""),
+            "ledger": MetadataValue.text(action.value),
+            "volumes": MetadataValue.text(
+                "; ".join(f"{v.start_sector}+{v.sector_count} {v.file_system or v.description}" for v in volumes)
+            ),
+            "table_sha256": MetadataValue.text(result.sha256),
+        }
+    )
+
+
+def _device_mismatch(verification: DeviceVerification) -> str:
+    parts = [f"{m.algorithm}: stored {m.expected}, media {m.observed}" for m in verification.mismatches]
+    if verification.unreadable_bytes:
+        parts.append(f"{verification.unreadable_bytes:,} bytes unreadable")
+    if verification.checksum_errors:
+        parts.append(f"{len(verification.checksum_errors)} checksum error range(s)")
+    return "the image is not the one acquired, or is damaged: " + "; ".join(parts)
+
+
 EXHIBIT_ASSETS = [
     original,
     media_probe,
@@ -737,5 +864,6 @@ EXHIBIT_ASSETS = [
     transcript,
     photo_metadata,
     display_copy,
+    device_verification,
 ]
 EXHIBIT_CHECKS = [fixity, custody_chain]

@@ -203,6 +203,66 @@ TRANSCRIPT = pa.schema(
     metadata={"description": "a machine transcript of a recording, word by word: a guess to check, not evidence"},
 )
 
+_SECTORS = pa.struct([pa.field("first_sector", pa.int64()), pa.field("sector_count", pa.int64())])
+_DEVICE_VERIFICATION_FIELDS: list[pa.Field[Any]] = [
+    pa.field("exhibit_id", pa.int64(), nullable=False),
+    pa.field("exhibit_ref", pa.string(), nullable=False),
+    pa.field("format", pa.string(), nullable=False),  # raw, split-raw, ewf, vhd, vhdx, vmdk, qcow
+    pa.field("media_size", pa.int64(), nullable=False),
+    pa.field("computed_md5", pa.string(), nullable=False),
+    pa.field("computed_sha1", pa.string(), nullable=False),
+    pa.field("computed_sha256", pa.string(), nullable=False),
+    pa.field("stored_md5", pa.string()),  # what the acquisition wrote into the image
+    pa.field("stored_sha1", pa.string()),
+    pa.field("matches", pa.bool_()),  # null: nothing stored to compare with
+    pa.field("verified", pa.bool_(), nullable=False),  # matches, every byte read, no checksum error
+    pa.field("unreadable_bytes", pa.int64(), nullable=False),
+    pa.field("checksum_errors", pa.list_(_SECTORS)),
+    pa.field("case_number", pa.string()),
+    pa.field("description", pa.string()),
+    pa.field("examiner", pa.string()),
+    pa.field("evidence_number", pa.string()),
+    pa.field("notes", pa.string()),
+    pa.field("acquisition_date", pa.string()),  # as libewf renders it: no zone is stated
+    pa.field("system_date", pa.string()),
+    pa.field("acquisition_software", pa.string()),
+    pa.field("acquisition_software_version", pa.string()),
+    pa.field("operating_system", pa.string()),
+    pa.field("model", pa.string()),
+    pa.field("serial_number", pa.string()),
+    pa.field("bytes_per_sector", pa.int64()),
+    pa.field("sector_count", pa.int64()),
+    pa.field("ewf_format", pa.string()),
+    pa.field("warnings", pa.list_(_CODED)),
+    pa.field("tool", pa.string(), nullable=False),
+]
+DEVICE_VERIFICATION = pa.schema(
+    _DEVICE_VERIFICATION_FIELDS,
+    metadata={"description": "a device image's media hashes against those its acquisition stored, and who made it"},
+)
+
+_DEVICE_VOLUME_FIELDS: list[pa.Field[Any]] = [
+    pa.field("exhibit_id", pa.int64(), nullable=False),
+    pa.field("exhibit_ref", pa.string(), nullable=False),
+    pa.field("index", pa.int32(), nullable=False),
+    pa.field("address", pa.int32(), nullable=False),  # mmls's first column
+    pa.field("volume_system", pa.string(), nullable=False),  # dos (MBR), gpt, ..., none
+    pa.field("start", pa.int64(), nullable=False),  # bytes into the media
+    pa.field("length", pa.int64(), nullable=False),
+    pa.field("start_sector", pa.int64(), nullable=False),
+    pa.field("sector_count", pa.int64(), nullable=False),
+    pa.field("sector_size", pa.int32(), nullable=False),
+    pa.field("description", pa.string()),
+    pa.field("allocated", pa.bool_(), nullable=False),
+    pa.field("unallocated", pa.bool_(), nullable=False),
+    pa.field("meta", pa.bool_(), nullable=False),
+    pa.field("file_system", pa.string()),  # what TSK finds there: NTFS, FAT16, Ext2, exFAT, ...
+    pa.field("warnings", pa.list_(_CODED)),
+]
+DEVICE_VOLUMES = pa.schema(
+    _DEVICE_VOLUME_FIELDS, metadata={"description": "a device image's partitions (as mmls lists them) and file systems"}
+)
+
 TABLES: dict[str, pa.Schema] = {
     "warnings": WARNINGS,
     "media_probe": MEDIA_PROBE,
@@ -211,4 +271,6 @@ TABLES: dict[str, pa.Schema] = {
     "keyframes": KEYFRAMES,
     "audio_analysis": AUDIO_ANALYSIS,
     "transcript": TRANSCRIPT,
+    "device_verification": DEVICE_VERIFICATION,
+    "device_volumes": DEVICE_VOLUMES,
 }

@@ -1,0 +1,112 @@
+"""The device_verification asset on images made here: a split E01 verified on the ledger, a tampered one
+flagged (not crashed), a raw image hashed, a mislabelled file refused with a code."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance
+
+from evidence_store.access import Actor
+from evidence_store.analysis import read_table
+from evidence_store.cases import create_case
+from evidence_store.inspect import exhibit_record
+from evidence_store.intake import IngestRequest, ingest
+from evidence_store.ledger import Ledger
+from evidence_store.settings import Settings
+from evidence_store.system import EvidenceSystem
+from tests.forensics.test_device_image import make_ewf, make_fat
+from tests.pipelines.dagster_support import failure_description, materialize_exhibit
+
+pytestmark = pytest.mark.skipif(not shutil.which("ewfacquirestream"), reason="ewf-tools is not installed")
+
+
+@pytest.fixture
+def instance() -> DagsterInstance:
+    return DagsterInstance.ephemeral()
+
+
+def _ingest(system: EvidenceSystem, analyst: Actor, *paths: Path) -> tuple[str, int]:
+    (outcome,) = ingest(system, analyst, list(paths), IngestRequest(case_ref="OP-DEVICE", by="PC Smith"))
+    assert outcome.ok, outcome.error
+    assert outcome.exhibit_uid is not None and outcome.exhibit_id is not None
+    return outcome.exhibit_uid, outcome.exhibit_id
+
+
+def _actions(system: EvidenceSystem, exhibit_id: int) -> list[str]:
+    with system.catalog.reading() as session:
+        return [e.action for e in Ledger.iter(session, exhibit_id=exhibit_id)]
+
+
+@pytest.mark.parametrize("settings", ["file-sqlite", "s3-postgresql"], indirect=True)
+def test_a_split_e01_is_verified_on_the_ledger_with_its_volumes(
+    system: EvidenceSystem, analyst: Actor, settings: Settings, instance: DagsterInstance, tmp_path: Path
+) -> None:
+    create_case(system, analyst, "OP-DEVICE", "Seized laptop")
+    fat = make_fat(tmp_path, kib=2880)
+    segments = make_ewf(tmp_path / "ewf", fat, segment_bytes="1MiB")
+    assert len(segments) >= 2
+    uid, exhibit_id = _ingest(system, analyst, *segments)
+    result = materialize_exhibit(instance, settings, uid)
+    assert result.success
+    metadata = result.asset_materializations_for_node("device_verification")[0].metadata
+    assert metadata["verified"].value is True and metadata["ledger"].value == "HASH_VERIFIED"
+    (row,) = read_table(system, analyst, "device_verification", "OP-DEVICE", exhibit_id).to_pylist()
+    assert (row["format"], row["matches"], row["verified"]) == ("ewf", True, True)
+    assert row["stored_md5"] == row["computed_md5"] and row["media_size"] == fat.stat().st_size
+    assert (row["case_number"], row["examiner"], row["evidence_number"]) == ("CASE-7", "PC Smith", "EV-42")
+    volumes = read_table(system, analyst, "device_volumes", "OP-DEVICE", exhibit_id).to_pylist()
+    assert [(v["volume_system"], v["start"], v["file_system"]) for v in volumes] == [("none", 0, "FAT12")]
+    assert "HASH_VERIFIED" in _actions(system, exhibit_id)
+    record = exhibit_record(system, analyst, uid)
+    assert record["device_verification"]["verified"] is True and len(record["segments"]) == len(segments)
+    assert record["status"] == "stored"
+
+
+@pytest.mark.parametrize("settings", ["file-sqlite"], indirect=True)
+def test_a_tampered_e01_is_a_red_flag_not_a_crash(
+    system: EvidenceSystem, analyst: Actor, settings: Settings, instance: DagsterInstance, tmp_path: Path
+) -> None:
+    create_case(system, analyst, "OP-DEVICE", "Seized laptop")
+    (single,) = make_ewf(tmp_path / "ewf", make_fat(tmp_path), segment_bytes="100MiB", name="tampered")
+    data = bytearray(single.read_bytes())
+    data[data.find(b"EXHIBIT")] ^= 0xFF  # a byte of the FAT boot sector, in uncompressed chunk data
+    single.write_bytes(bytes(data))
+    uid, exhibit_id = _ingest(system, analyst, single)
+    result = materialize_exhibit(instance, settings, uid)
+    assert result.success  # the run says what it found; it does not crash
+    metadata = result.asset_materializations_for_node("device_verification")[0].metadata
+    assert metadata["verified"].value is False and metadata["ledger"].value == "FIXITY_FAILED"
+    with system.catalog.reading() as session:
+        (failed,) = [e for e in Ledger.iter(session, exhibit_id=exhibit_id) if e.action == "FIXITY_FAILED"]
+    assert failed.details["matches"] is False and [m["algorithm"] for m in failed.details["mismatches"]] == [
+        "md5",
+        "sha1",
+    ]
+    assert "stored md5" in (failed.reason or "")
+    record = exhibit_record(system, analyst, uid)
+    assert record["status"] == "damaged"
+    assert "EX-DEVICE-HASH-MISMATCH" in {w["code"] for w in record["analysis_warnings"]}
+
+
+@pytest.mark.parametrize("settings", ["file-sqlite"], indirect=True)
+def test_a_raw_image_is_hashed_and_a_mislabelled_file_refused(
+    system: EvidenceSystem, analyst: Actor, settings: Settings, instance: DagsterInstance, tmp_path: Path
+) -> None:
+    create_case(system, analyst, "OP-DEVICE", "Seized laptop")
+    fat = make_fat(tmp_path)
+    uid, exhibit_id = _ingest(system, analyst, fat)
+    assert materialize_exhibit(instance, settings, uid).success
+    (row,) = read_table(system, analyst, "device_verification", "OP-DEVICE", exhibit_id).to_pylist()
+    assert (row["format"], row["matches"], row["stored_md5"]) == ("raw", None, None)
+    assert "ANALYSED" in _actions(system, exhibit_id) and "FIXITY_FAILED" not in _actions(system, exhibit_id)
+
+    # EWF magic and nothing after it, declared a device image: refused with a code, the bytes kept.
+    fake = tmp_path / "fake.E01"
+    fake.write_bytes(b"EVF\x09\x0d\x0a\xff\x00" + bytes(200))
+    other, _ = _ingest(system, analyst, fake)
+    failed = materialize_exhibit(instance, settings, other, raise_on_error=False)
+    assert not failed.success and failure_description(failed).startswith("[EX-DEVICE-")
+    assert exhibit_record(system, analyst, other)["status"] == "damaged"
