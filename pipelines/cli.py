@@ -531,6 +531,16 @@ def show(exhibit: str, reason: str | None, as_json: bool) -> None:
     for w in [*record["warnings"], *record["analysis_warnings"]]:
         source = f" ({w['source']})" if w.get("source") else ""
         out.print(f"[yellow]{'warning':>15}: \\[{w['code']}] {w['message']}{source}[/]")
+    for seg in record["segments"]:
+        out.print(f"{'segment':>15}: {seg['position']} {seg['name']} {seg['size']:,} bytes sha256 {seg['sha256']}")
+    device = record.get("device_verification")
+    if device:
+        verdict = "[green]verified[/]" if device["verified"] else "[red]NOT VERIFIED[/]"
+        stored = device["stored_md5"] or "none stored"
+        out.print(f"{'acquisition':>15}: {verdict} — stored MD5 {stored}, media MD5 {device['computed_md5']}")
+        for v in record.get("device_volumes", []):
+            what = v["file_system"] or v["description"]
+            out.print(f"{'volume':>15}: {v['volume_system']} sectors {v['start_sector']}+{v['sector_count']} {what}")
     for t in record["times"]:
         when = t["utc"] or f"{t['local']} (local, zone unknown)"
         out.print(f"{t['what']:>15}: {when} — {t['source']}; {t['reliability']}")
