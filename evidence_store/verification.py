@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from evidence_store.access import Actor, Permission, authorize
 from evidence_store.cases import get_case, get_exhibit
-from evidence_store.catalog import AnalysisResult, Case, Derivative, Exhibit, StoredObject
+from evidence_store.catalog import AnalysisResult, Case, Derivative, Exhibit, ExhibitSegment, StoredObject
 from evidence_store.custody import load_checkpoints
 from evidence_store.digests import Digests
 from evidence_store.errors import StoreUnavailableError, StoreWriteError
@@ -96,10 +96,12 @@ def verify(
             if report.ledger.ok:  # receipts past a broken event are not trustworthy evidence either way
                 report.problems.extend(_catalog_problems(exhibit, obj, signed))
             in_scope.setdefault(obj.sha256, (obj, exhibit, reference))
-            # Derivatives and analysis tables are stored objects too, and fixity covers them.
+            # Later segments of a split original, derivatives and analysis tables are stored objects too, and
+            # fixity covers them.
             made_from = select(Derivative.sha256).where(Derivative.exhibit_id == exhibit.id)
             tables = select(AnalysisResult.sha256).where(AnalysisResult.exhibit_id == exhibit.id)
-            for sha in session.execute(made_from.union(tables)).scalars():
+            segments = select(ExhibitSegment.sha256).where(ExhibitSegment.exhibit_id == exhibit.id)
+            for sha in session.execute(made_from.union(tables, segments)).scalars():
                 derived = session.get(StoredObject, sha)
                 if derived is not None:
                     in_scope.setdefault(sha, (derived, exhibit, reference))
