@@ -7,7 +7,7 @@ Parquet's footer-first reads fetch only the chunks they need.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -48,15 +48,37 @@ def record_table(
     tool_version: str,
 ) -> AnalysisResult:
     """Stores `table` (conformed to the registered schema) for an exhibit and records an ANALYSED event."""
-    table = table.select(table_schema(name).names).cast(table_schema(name))
+    return record_table_batches(
+        system, actor, exhibit_id, name, table.to_batches(), tool=tool, tool_version=tool_version
+    )
+
+
+def record_table_batches(
+    system: EvidenceSystem,
+    actor: Actor,
+    exhibit_id: int,
+    name: str,
+    batches: Iterable[pa.RecordBatch],
+    *,
+    tool: str,
+    tool_version: str,
+) -> AnalysisResult:
+    """As `record_table`, for a table that arrives in batches (a device's file listing: millions of rows),
+    written as it comes so that memory holds one batch, never the table."""
+    schema = table_schema(name)
     with system.catalog.reading() as session:
         exhibit = session.get(Exhibit, exhibit_id)
         if exhibit is None:
             raise NotFoundError(f"no exhibit {exhibit_id}", exhibit=exhibit_id)
         authorize(system, session, actor, Permission.ANALYSE, exhibit.case, exhibit_id=exhibit_id)
-    # Spooled: small tables stay in memory, large ones (a device's file listing) spill to disk.
+    rows = 0
+    # Spooled: small tables stay in memory, large ones spill to disk.
     with tempfile.SpooledTemporaryFile(max_size=32 << 20) as spool:
-        pq.write_table(table, spool, compression="zstd")
+        with pq.ParquetWriter(cast(Any, spool), schema, compression="zstd") as writer:
+            for batch in batches:
+                conformed = pa.Table.from_batches([batch]).select(schema.names).cast(schema)
+                writer.write_table(conformed)
+                rows += conformed.num_rows
         spool.seek(0)
         result = system.store.put_stream(cast(Any, spool))
     now = format_time(datetime.now(UTC))
@@ -72,7 +94,7 @@ def record_table(
             exhibit_id=exhibit.id,
             table_name=name,
             sha256=result.digests.sha256,
-            rows=table.num_rows,
+            rows=rows,
             tool=tool,
             tool_version=tool_version,
             created_at=now,
@@ -89,7 +111,7 @@ def record_table(
             object_sha256=exhibit.original_sha256,
             details={
                 "table": name,
-                "rows": table.num_rows,
+                "rows": rows,
                 "result_sha256": result.digests.sha256,
                 "tool": tool,
                 "tool_version": tool_version,

@@ -42,7 +42,7 @@ from dagster import (
 
 from evidence_store import __version__
 from evidence_store.access import SERVICE
-from evidence_store.analysis import newest_rows, record_table, record_warnings
+from evidence_store.analysis import newest_rows, record_table, record_table_batches, record_warnings
 from evidence_store.catalog import AnalysisResult
 from evidence_store.custody import verify_exhibit_events
 from evidence_store.derivatives import DerivativeFile, Provenance, record_derivative, record_derivatives
@@ -54,8 +54,10 @@ from evidence_store.system import EvidenceSystem
 from evidence_store.verification import verify_exhibit_original
 from evidence_store.workspace import mark_exhibit, suffix_for, working_copy, working_segments
 from forensics.audio import analyse_audio, render_waveform, transcriber
+from forensics.device_files import walk_file_system
 from forensics.device_image import (
     DEVICE_IMAGE_ERRORS,
+    DeviceImage,
     DeviceVerification,
     DeviceWarning,
     Volume,
@@ -90,6 +92,7 @@ from pipelines.resources import EvidenceStoreResource
 from schemas.records import CustodyAction
 from schemas.tables import (
     AUDIO_ANALYSIS,
+    DEVICE_FILES,
     DEVICE_VERIFICATION,
     DEVICE_VOLUMES,
     KEYFRAMES,
@@ -855,6 +858,90 @@ def _device_mismatch(verification: DeviceVerification) -> str:
     return "the image is not the one acquired, or is damaged: " + "; ".join(parts)
 
 
+LISTING_BATCH_ROWS = 10_000  # rows held at once: the listing of a phone with millions of files streams
+
+
+@asset(
+    partitions_def=exhibit_partitions,
+    deps=[device_verification],
+    retry_policy=retry_policy(),
+    group_name="devices",
+    kinds={"python"},
+    output_required=False,
+    description="Every file, directory and NTFS stream of a device image, allocated and deleted, with times, "
+    "MD5/SHA-1/SHA-256 and content type: the device_files table.",
+)
+def device_file_listing(
+    context: AssetExecutionContext, evidence: EvidenceStoreResource
+) -> Iterator[MaterializeResult[None]]:
+    found = _exhibit_for(context, evidence, DEVICE)
+    if found is None:
+        return
+    system, summary = found
+    volumes = [v for v in newest_rows(system, summary.exhibit_id, "device_volumes", limit=10_000) if v["file_system"]]
+    if not volumes:
+        context.log.info(f"{summary.exhibit_ref}: no file system was found, so there are no files to list")
+        return
+    verified = newest_rows(system, summary.exhibit_id, "device_verification", limit=1)
+    media_size = verified[0]["media_size"] if verified else summary.digests.size
+    tool = device_tool_versions()
+    counts = {"entries": 0, "deleted": 0, "hashed_bytes": 0}
+    codes: dict[str, tuple[int, str]] = {}
+
+    def rows(image: DeviceImage) -> Iterator[pa.RecordBatch]:
+        batch: list[dict[str, Any]] = []
+        identity = {"exhibit_id": summary.exhibit_id, "exhibit_ref": summary.exhibit_ref}
+        for volume in volumes:
+            for entry in walk_file_system(image.img_info, volume["start"], volume=volume["index"]):
+                counts["entries"] += 1
+                counts["deleted"] += entry.deleted
+                counts["hashed_bytes"] += (entry.size or 0) if entry.md5 else 0
+                for w in entry.warnings:
+                    seen, _message = codes.get(w.code, (0, ""))
+                    codes[w.code] = (seen + 1, f"{entry.path}: {w.message}")
+                batch.append({**identity, **entry.to_row()})
+                if len(batch) == LISTING_BATCH_ROWS:
+                    yield pa.RecordBatch.from_pylist(batch, schema=DEVICE_FILES)
+                    batch = []
+        if batch:
+            yield pa.RecordBatch.from_pylist(batch, schema=DEVICE_FILES)
+
+    with (
+        coded_failures(),
+        working_segments(system, summary.exhibit_id) as segments,
+        deadline(step_timeout(media_size), f"device_file_listing of {summary.uid}"),
+        open_device_image(segments) as image,
+    ):
+        result = record_table_batches(
+            system, SERVICE, summary.exhibit_id, "device_files", rows(image),
+            tool="exhibit device_files", tool_version=f"{__version__}; {tool}",
+        )  # fmt: skip
+        if image.unreadable:
+            lost = sum(r.length for r in image.unreadable)
+            message = f"{lost:,} bytes of the image could not be read: content from there was listed as zeros"
+            codes["EX-DEVICE-UNREADABLE"] = (len(image.unreadable), message)
+    # One warning row per kind of problem (with how many entries had it), not one per entry: a damaged
+    # volume can put a warning on a million rows, which stay in device_files.
+    summarised = [
+        DeviceWarning(code, f"{count} entr{'y' if count == 1 else 'ies'}; e.g. {example}")
+        for code, (count, example) in sorted(codes.items())
+    ]
+    _record_warnings(system, summary, "device_file_listing", summarised, tool)
+    yield MaterializeResult(
+        metadata={
+            "entries": MetadataValue.int(counts["entries"]),
+            "deleted": MetadataValue.int(counts["deleted"]),
+            "hashed_mib": MetadataValue.float(counts["hashed_bytes"] / (1 << 20)),
+            "volumes": MetadataValue.int(len(volumes)),
+            "warnings": MetadataValue.int(sum(c for c, _m in codes.values())),
+            "table_sha256": MetadataValue.text(result.sha256),
+            "query": MetadataValue.md(
+                f"`exhibit query device_files --case {summary.case_ref} --exhibit {summary.uid}`"
+            ),
+        }
+    )
+
+
 EXHIBIT_ASSETS = [
     original,
     media_probe,
@@ -865,5 +952,6 @@ EXHIBIT_ASSETS = [
     photo_metadata,
     display_copy,
     device_verification,
+    device_file_listing,
 ]
 EXHIBIT_CHECKS = [fixity, custody_chain]

@@ -263,6 +263,50 @@ DEVICE_VOLUMES = pa.schema(
     _DEVICE_VOLUME_FIELDS, metadata={"description": "a device image's partitions (as mmls lists them) and file systems"}
 )
 
+_DEVICE_FILE_FIELDS: list[pa.Field[Any]] = [
+    pa.field("exhibit_id", pa.int64(), nullable=False),
+    pa.field("exhibit_ref", pa.string(), nullable=False),
+    pa.field("volume", pa.int32()),  # index in device_volumes
+    pa.field("path", pa.string(), nullable=False),  # "/dir/name", "/dir/name:stream" for an NTFS stream
+    pa.field("name", pa.string(), nullable=False),
+    pa.field("stream", pa.string()),  # the alternate data stream; null for the file's own content
+    pa.field("inode", pa.int64()),  # inode, MFT entry, FAT directory-entry address
+    pa.field("sequence", pa.int32()),
+    pa.field("parent_inode", pa.int64()),
+    pa.field("file_type", pa.string(), nullable=False),  # regular, directory, symlink, other
+    pa.field("name_type", pa.string()),  # as fls prints it
+    pa.field("meta_type", pa.string()),
+    pa.field("virtual", pa.bool_(), nullable=False),  # made up by TSK ($MBR, $FAT1, $OrphanFiles)
+    pa.field("deleted", pa.bool_(), nullable=False),
+    pa.field("name_allocated", pa.bool_()),
+    pa.field("meta_allocated", pa.bool_()),
+    pa.field("size", pa.int64()),
+    pa.field("mode", pa.int32()),
+    pa.field("uid", pa.int64()),
+    pa.field("gid", pa.int64()),
+    pa.field("nlink", pa.int32()),
+    pa.field("link_target", pa.string()),
+    pa.field("mtime", pa.string()),  # ISO 8601: UTC with Z, or the wall clock with no zone where times_are_local
+    pa.field("atime", pa.string()),
+    pa.field("ctime", pa.string()),
+    pa.field("crtime", pa.string()),
+    pa.field("times_are_local", pa.bool_(), nullable=False),  # FAT/exFAT: the disk holds no zone
+    pa.field("md5", pa.string()),
+    pa.field("sha1", pa.string()),
+    pa.field("sha256", pa.string()),
+    pa.field("magic_mime", pa.string()),  # from the content's first bytes, not the name
+    pa.field("magic_kind", pa.string()),
+    pa.field("recovery_unreliable", pa.bool_(), nullable=False),  # deleted FAT content: clusters may be reused
+    pa.field("resident", pa.bool_(), nullable=False),
+    pa.field("attr_type", pa.int32()),
+    pa.field("attr_id", pa.int32()),
+    pa.field("warnings", pa.list_(_CODED)),
+]
+DEVICE_FILES = pa.schema(
+    _DEVICE_FILE_FIELDS,
+    metadata={"description": "every file, directory and stream of a device image's file systems, with hashes"},
+)
+
 TABLES: dict[str, pa.Schema] = {
     "warnings": WARNINGS,
     "media_probe": MEDIA_PROBE,
@@ -273,4 +317,5 @@ TABLES: dict[str, pa.Schema] = {
     "transcript": TRANSCRIPT,
     "device_verification": DEVICE_VERIFICATION,
     "device_volumes": DEVICE_VOLUMES,
+    "device_files": DEVICE_FILES,
 }

@@ -3,7 +3,9 @@ flagged (not crashed), a raw image hashed, a mislabelled file refused with a cod
 
 from __future__ import annotations
 
+import hashlib
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -110,3 +112,32 @@ def test_a_raw_image_is_hashed_and_a_mislabelled_file_refused(
     failed = materialize_exhibit(instance, settings, other, raise_on_error=False)
     assert not failed.success and failure_description(failed).startswith("[EX-DEVICE-")
     assert exhibit_record(system, analyst, other)["status"] == "damaged"
+
+
+@pytest.mark.parametrize("settings", ["file-sqlite", "s3-postgresql"], indirect=True)
+def test_every_file_of_an_e01_is_listed_with_hashes_and_deletions(
+    system: EvidenceSystem, analyst: Actor, settings: Settings, instance: DagsterInstance, tmp_path: Path
+) -> None:
+    create_case(system, analyst, "OP-DEVICE", "Seized laptop")
+    fat = make_fat(tmp_path, kib=2880)
+    plan = tmp_path / "plan.txt"
+    plan.write_bytes(b"meet at the docks at nine\n" * 300)
+    subprocess.run(["mmd", "-i", str(fat), "::/DOCS"], check=True)
+    subprocess.run(["mcopy", "-i", str(fat), str(plan), "::/DOCS/PLAN.TXT"], check=True)
+    subprocess.run(["mcopy", "-i", str(fat), str(plan), "::/GONE.TXT"], check=True)
+    subprocess.run(["mdel", "-i", str(fat), "::/GONE.TXT"], check=True)
+    uid, exhibit_id = _ingest(system, analyst, *make_ewf(tmp_path / "ewf", fat, segment_bytes="1MiB"))
+    result = materialize_exhibit(instance, settings, uid)
+    assert result.success
+    metadata = result.asset_materializations_for_node("device_file_listing")[0].metadata
+    rows = read_table(system, analyst, "device_files", "OP-DEVICE", exhibit_id).to_pylist()
+    assert metadata["entries"].value == len(rows)
+    by_path = {r["path"]: r for r in rows}
+    planned = by_path["/DOCS/PLAN.TXT"]
+    assert (planned["size"], planned["deleted"], planned["file_type"]) == (plan.stat().st_size, False, "regular")
+    assert planned["sha256"] == hashlib.sha256(plan.read_bytes()).hexdigest()
+    assert planned["magic_mime"] == "text/plain" and planned["times_are_local"] is True
+    assert by_path["/NOTE.TXT"]["md5"] == hashlib.md5(b"the key is under the mat\n").hexdigest()
+    (gone,) = [r for r in rows if r["deleted"] and r["name"].endswith("ONE.TXT")]
+    assert gone["recovery_unreliable"] is True  # deleted FAT content: its clusters may since be reused
+    assert by_path["/DOCS"]["file_type"] == "directory" and by_path["/DOCS"]["md5"] is None

@@ -54,6 +54,13 @@ def test_stored_hashes_of_the_shared_images_verify_on_the_ledger(
         assert metadata["ledger"].value == "HASH_VERIFIED", names
     exfat = read_table(system, analyst, "device_volumes", "OP-DISKS").to_pylist()
     assert any(v["volume_system"] == "gpt" and v["start_sector"] == 2048 and v["file_system"] == "exFAT" for v in exfat)
+    # The README's answers for the ext2 images' files, from the listing of every image that holds them.
+    files = read_table(system, analyst, "device_files", "OP-DISKS").to_pylist()
+    md5s = {(r["path"], r["md5"]) for r in files}
+    assert ("/passwords.txt", "39cb097008d17660abd0539891a672af") in md5s
+    assert ("/a_directory/another_file", "d54ff73404ed6041a3bd66850b061bff") in md5s
+    deleted = {r["name"] for r in files if r["deleted"]}
+    assert {".another_file.swp", "another_file~"} <= deleted
     assert verify(system, SERVICE, objects=True).ok
 
 
