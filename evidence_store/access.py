@@ -41,6 +41,7 @@ class Permission(StrEnum):
     MANAGE_USERS = "manage_users"
     VERIFY_ALL = "verify_all"  # whole-deployment integrity checks and checkpoints
     MANAGE_KEYS = "manage_keys"  # rotate the signing and master keys
+    MANAGE_HASHSETS = "manage_hashsets"  # import reference lists of known files (not case evidence)
 
 
 _ALL = frozenset(ROLES)
@@ -57,6 +58,7 @@ POLICY: dict[Permission, tuple[frozenset[str], bool]] = {
     Permission.MANAGE_USERS: (frozenset({"admin"}), False),
     Permission.VERIFY_ALL: (frozenset({"supervisor", "admin"}), False),
     Permission.MANAGE_KEYS: (frozenset({"admin"}), False),
+    Permission.MANAGE_HASHSETS: (frozenset({"analyst", "admin"}), False),
 }
 # Admins add members to cases they do not belong to: that is how a case gets its first analyst.
 _MEMBERSHIP_EXEMPT = {(Permission.MANAGE_MEMBERS, "admin")}

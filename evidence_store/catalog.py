@@ -16,10 +16,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Column,
     Engine,
     ForeignKey,
+    Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     create_engine,
@@ -34,7 +37,7 @@ from evidence_store.errors import NotInitialisedError
 if TYPE_CHECKING:
     from evidence_store.objects import PutResult
 
-SCHEMA_HEAD = "0005"
+SCHEMA_HEAD = "0006"
 
 
 def utcnow() -> datetime:
@@ -130,6 +133,36 @@ class ExhibitSegment(Base):
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     sha256: Mapped[str] = mapped_column(ForeignKey("objects.sha256"))
     name: Mapped[str] = mapped_column(String(500))
+
+
+class HashSet(Base):
+    """A reference list of known files, imported once: `known` (benign: NSRL, the force's own builds) or
+    `known_bad` (alerts: the CAID categories, a case's contraband). Its source file is a stored object."""
+
+    __tablename__ = "hashsets"
+    __table_args__ = (UniqueConstraint("name", name="uq_hashset_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    format: Mapped[str] = mapped_column(String(20))
+    source_sha256: Mapped[str] = mapped_column(ForeignKey("objects.sha256"))
+    source_name: Mapped[str] = mapped_column(String(500))
+    entries: Mapped[int] = mapped_column(BigInteger)
+    bad_lines: Mapped[int] = mapped_column(BigInteger)
+    imported_at: Mapped[str] = mapped_column(String(40))
+    imported_by: Mapped[str] = mapped_column(String(200))
+
+
+known_hashes = Table(
+    "known_hashes",
+    Base.metadata,
+    Column("hashset_id", Integer, ForeignKey("hashsets.id"), nullable=False),
+    Column("algorithm", String(10), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Index("ix_known_hashes_digest", "digest"),
+    Column("name", String(500)),
+)
 
 
 class Derivative(Base):

@@ -47,6 +47,7 @@ from evidence_store.catalog import AnalysisResult
 from evidence_store.custody import verify_exhibit_events
 from evidence_store.derivatives import DerivativeFile, Provenance, record_derivative, record_derivatives
 from evidence_store.device_images import record_device_verification
+from evidence_store.hashsets import any_hashsets, known_matches
 from evidence_store.intake import ingest
 from evidence_store.intake_folders import DropTicket, ingest_dropped
 from evidence_store.processing import ExhibitSummary, exhibit_summary
@@ -54,7 +55,7 @@ from evidence_store.system import EvidenceSystem
 from evidence_store.verification import verify_exhibit_original
 from evidence_store.workspace import mark_exhibit, suffix_for, working_copy, working_segments
 from forensics.audio import analyse_audio, render_waveform, transcriber
-from forensics.device_files import walk_file_system
+from forensics.device_files import DeviceFile, walk_file_system
 from forensics.device_image import (
     DEVICE_IMAGE_ERRORS,
     DeviceImage,
@@ -885,12 +886,34 @@ def device_file_listing(
     verified = newest_rows(system, summary.exhibit_id, "device_verification", limit=1)
     media_size = verified[0]["media_size"] if verified else summary.digests.size
     tool = device_tool_versions()
-    counts = {"entries": 0, "deleted": 0, "hashed_bytes": 0}
+    counts = {"entries": 0, "deleted": 0, "hashed_bytes": 0, "known": 0, "alerts": 0}
     codes: dict[str, tuple[int, str]] = {}
 
-    def rows(image: DeviceImage) -> Iterator[pa.RecordBatch]:
-        batch: list[dict[str, Any]] = []
+    check_known = any_hashsets(system)
+
+    def as_rows(entries: list[DeviceFile]) -> pa.RecordBatch:
         identity = {"exhibit_id": summary.exhibit_id, "exhibit_ref": summary.exhibit_ref}
+        digests = [d for e in entries for d in (e.md5, e.sha1, e.sha256) if d]
+        matches = known_matches(system, digests) if check_known else {}
+        rows = []
+        for entry in entries:
+            found = {m for d in (entry.md5, entry.sha1, entry.sha256) if d for m in matches.get(d, ())}
+            hashed = check_known and entry.md5 is not None
+            counts["known"] += bool(found)
+            counts["alerts"] += any(m.kind == "known_bad" for m in found)
+            rows.append(
+                {
+                    **identity,
+                    **entry.to_row(),
+                    "known": bool(found) if hashed else None,
+                    "known_sets": sorted({m.hashset for m in found}),
+                    "alert": any(m.kind == "known_bad" for m in found),
+                }
+            )
+        return pa.RecordBatch.from_pylist(rows, schema=DEVICE_FILES)
+
+    def rows(image: DeviceImage) -> Iterator[pa.RecordBatch]:
+        batch: list[DeviceFile] = []
         for volume in volumes:
             for entry in walk_file_system(image.img_info, volume["start"], volume=volume["index"]):
                 counts["entries"] += 1
@@ -899,12 +922,12 @@ def device_file_listing(
                 for w in entry.warnings:
                     seen, _message = codes.get(w.code, (0, ""))
                     codes[w.code] = (seen + 1, f"{entry.path}: {w.message}")
-                batch.append({**identity, **entry.to_row()})
+                batch.append(entry)
                 if len(batch) == LISTING_BATCH_ROWS:
-                    yield pa.RecordBatch.from_pylist(batch, schema=DEVICE_FILES)
+                    yield as_rows(batch)
                     batch = []
         if batch:
-            yield pa.RecordBatch.from_pylist(batch, schema=DEVICE_FILES)
+            yield as_rows(batch)
 
     with (
         coded_failures(),
@@ -926,11 +949,16 @@ def device_file_listing(
         DeviceWarning(code, f"{count} entr{'y' if count == 1 else 'ies'}; e.g. {example}")
         for code, (count, example) in sorted(codes.items())
     ]
+    if counts["alerts"]:
+        message = f"{counts['alerts']} file(s) match a known-bad hash set: query device_files where alert"
+        summarised.insert(0, DeviceWarning("EX-DEVICE-KNOWN-BAD", message))
     _record_warnings(system, summary, "device_file_listing", summarised, tool)
     yield MaterializeResult(
         metadata={
             "entries": MetadataValue.int(counts["entries"]),
             "deleted": MetadataValue.int(counts["deleted"]),
+            "known": MetadataValue.int(counts["known"]),
+            "alerts": MetadataValue.int(counts["alerts"]),
             "hashed_mib": MetadataValue.float(counts["hashed_bytes"] / (1 << 20)),
             "volumes": MetadataValue.int(len(volumes)),
             "warnings": MetadataValue.int(sum(c for c, _m in codes.values())),

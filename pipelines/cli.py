@@ -442,6 +442,55 @@ def custody_verify_proof(proof_file: Path, keys: tuple[Path, ...], as_json: bool
 
 
 @cli.group()
+def hashset() -> None:
+    """Known-file hash sets (NSRL RDS, md5sum/sha256sum, hashdeep lists) matched against device listings."""
+
+
+@hashset.command("import")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--name", required=True, help="What to call the set in listings (unique).")
+@click.option(
+    "--kind",
+    type=click.Choice(["known", "known_bad"]),
+    default="known",
+    show_default=True,
+    help="known: benign files to hide; known_bad: files that raise an alert.",
+)
+@click.option("--format", "fmt", help="nsrl-rds, md5sum, hashdeep or digest-path (default: told from the file).")
+@json_option
+def hashset_import(path: str, name: str, kind: str, fmt: str | None, as_json: bool) -> None:
+    """Import a hash set (analysts and admins); the file itself is stored and the import is on the ledger."""
+    from evidence_store.hashsets import import_hashset
+
+    with _coded(as_json):
+        system, actor = _acting()
+        imported = import_hashset(system, actor, path, name=name, kind=kind, format=fmt)
+    if as_json:
+        _emit_json(imported)
+        return
+    out.print(f"{imported['name']} ({imported['kind']}, {imported['format']}): {imported['entries']:,} hashes")
+    if imported["bad_lines"]:
+        out.print(f"[yellow]{imported['bad_lines']:,} line(s) could not be read, e.g.:[/]")
+        for w in imported["warnings"][:5]:
+            out.print(f"  line {w['line']}: \\[{w['code']}] {w['message']}")
+
+
+@hashset.command("list")
+@json_option
+def hashset_list(as_json: bool) -> None:
+    """The imported hash sets."""
+    from evidence_store.hashsets import list_hashsets
+
+    with _coded(as_json):
+        sets = list_hashsets(_open())
+    if as_json:
+        _emit_json({"hashsets": sets})
+        return
+    for h in sets:
+        out.print(f"{h['name']:<24} {h['kind']:<10} {h['entries']:>12,}  {h['format']:<12} {h['source_name']}")
+
+
+@cli.group()
 def keys() -> None:
     """Service signing key and master encryption key."""
 

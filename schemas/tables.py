@@ -300,6 +300,9 @@ _DEVICE_FILE_FIELDS: list[pa.Field[Any]] = [
     pa.field("resident", pa.bool_(), nullable=False),
     pa.field("attr_type", pa.int32()),
     pa.field("attr_id", pa.int32()),
+    pa.field("known", pa.bool_()),  # in an imported hash set; null where no set is imported or nothing hashed
+    pa.field("known_sets", pa.list_(pa.string())),
+    pa.field("alert", pa.bool_(), nullable=False),  # in a known_bad set
     pa.field("warnings", pa.list_(_CODED)),
 ]
 DEVICE_FILES = pa.schema(

@@ -4,6 +4,7 @@ flagged (not crashed), a raw image hashed, a mislabelled file refused with a cod
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,16 +12,20 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance
 
-from evidence_store.access import Actor
+from evidence_store.access import Actor, add_user
 from evidence_store.analysis import read_table
 from evidence_store.cases import create_case
+from evidence_store.errors import AccessDeniedError, AlreadyExistsError
+from evidence_store.hashsets import import_hashset
 from evidence_store.inspect import exhibit_record
 from evidence_store.intake import IngestRequest, ingest
 from evidence_store.ledger import Ledger
 from evidence_store.settings import Settings
 from evidence_store.system import EvidenceSystem
+from tests.conftest import settings_env
 from tests.forensics.test_device_image import make_ewf, make_fat
 from tests.pipelines.dagster_support import failure_description, materialize_exhibit
+from tests.pipelines.test_cli import EXHIBIT
 
 pytestmark = pytest.mark.skipif(not shutil.which("ewfacquirestream"), reason="ewf-tools is not installed")
 
@@ -141,3 +146,54 @@ def test_every_file_of_an_e01_is_listed_with_hashes_and_deletions(
     (gone,) = [r for r in rows if r["deleted"] and r["name"].endswith("ONE.TXT")]
     assert gone["recovery_unreliable"] is True  # deleted FAT content: its clusters may since be reused
     assert by_path["/DOCS"]["file_type"] == "directory" and by_path["/DOCS"]["md5"] is None
+
+
+@pytest.mark.parametrize("settings", ["file-sqlite", "s3-postgresql"], indirect=True)
+def test_hash_sets_mark_known_files_and_raise_alerts(
+    system: EvidenceSystem, analyst: Actor, admin: Actor, settings: Settings, instance: DagsterInstance, tmp_path: Path
+) -> None:
+    create_case(system, analyst, "OP-DEVICE", "Seized laptop")
+    fat = make_fat(tmp_path, kib=2880)
+    readme = tmp_path / "readme.txt"
+    readme.write_text("operating system file\n")
+    subprocess.run(["mcopy", "-i", str(fat), str(readme), "::/README.TXT"], check=True)
+    note_md5 = hashlib.md5(b"the key is under the mat\n").hexdigest()
+    bad = tmp_path / "contraband.md5"
+    bad.write_text(f"{note_md5} *note.txt\nnot a line of a hash set\n")
+    good = tmp_path / "os.sha256"
+    good.write_text(f"{hashlib.sha256(readme.read_bytes()).hexdigest()}\t/readme.txt\n")
+    imported = import_hashset(system, analyst, bad, name="case contraband", kind="known_bad")
+    assert (imported["entries"], imported["bad_lines"], imported["format"]) == (1, 1, "md5sum")
+    # As a user runs it: the CLI, with the format told from the file.
+    proc = subprocess.run(
+        [EXHIBIT, "--as", "test.analyst", "hashset", "import", str(good), "--name", "os build", "--json"],
+        env=settings_env(settings), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["format"] == "digest-path"
+    with pytest.raises(AlreadyExistsError):
+        import_hashset(system, admin, good, name="os build", kind="known")
+    with system.catalog.reading() as session:
+        imports = [e for e in Ledger.iter(session) if e.action == "HASHSET_IMPORTED"]
+    assert [e.details["name"] for e in imports] == ["case contraband", "os build"]
+
+    uid, exhibit_id = _ingest(system, analyst, fat)
+    result = materialize_exhibit(instance, settings, uid)
+    metadata = result.asset_materializations_for_node("device_file_listing")[0].metadata
+    assert (metadata["known"].value, metadata["alerts"].value) == (2, 1)
+    rows = {r["path"]: r for r in read_table(system, analyst, "device_files", "OP-DEVICE", exhibit_id).to_pylist()}
+    assert (rows["/NOTE.TXT"]["known"], rows["/NOTE.TXT"]["alert"]) == (True, True)
+    assert rows["/NOTE.TXT"]["known_sets"] == ["case contraband"]
+    assert (rows["/README.TXT"]["known"], rows["/README.TXT"]["alert"]) == (True, False)
+    assert rows["/README.TXT"]["known_sets"] == ["os build"]
+    warnings = read_table(system, analyst, "warnings", "OP-DEVICE", exhibit_id).to_pylist()
+    assert "EX-DEVICE-KNOWN-BAD" in {w["code"] for w in warnings}
+
+
+@pytest.mark.parametrize("settings", ["file-sqlite"], indirect=True)
+def test_only_analysts_and_admins_import_hash_sets(system: EvidenceSystem, admin: Actor, tmp_path: Path) -> None:
+    investigator = add_user(system, admin, "dc.green", "investigator")
+    listing = tmp_path / "list.md5"
+    listing.write_text(f"{'0' * 32} *x\n")
+    with pytest.raises(AccessDeniedError):
+        import_hashset(system, investigator, listing, name="mine", kind="known")
