@@ -48,7 +48,9 @@ Choices worth knowing:
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -301,14 +303,32 @@ def read_content(
 # --- internals ------------------------------------------------------------------------------------------------
 
 
+_OPEN_FS: OrderedDict[tuple[int, int], tuple[Any, Any]] = OrderedDict()
+_OPEN_FS_LOCK = threading.Lock()
+
+
 def _open_fs(img: Any, offset: int) -> Any:
+    # Opening a file system reads its metadata (about 1.4 MB for a small FAT volume): extracting thousands of
+    # files one `read_content` at a time must not pay that each time. The cache holds the image too, so its id
+    # cannot be reused by another image while the entry lives.
+    key = (id(img), offset)
+    with _OPEN_FS_LOCK:
+        cached = _OPEN_FS.get(key)
+        if cached is not None and cached[0] is img:
+            _OPEN_FS.move_to_end(key)
+            return cached[1]
     try:
-        return pytsk3.FS_Info(img, offset=offset)
+        fs = pytsk3.FS_Info(img, offset=offset)
     except OSError as exc:
         raise NoFileSystemError(
             f"no file system The Sleuth Kit recognises at byte offset {offset} of the image: {_tsk_message(exc)}",
             offset=offset,
         ) from exc
+    with _OPEN_FS_LOCK:
+        _OPEN_FS[key] = (img, fs)
+        while len(_OPEN_FS) > 4:
+            _OPEN_FS.popitem(last=False)
+    return fs
 
 
 def _tsk_message(exc: BaseException) -> str:

@@ -47,6 +47,7 @@ from evidence_store.catalog import AnalysisResult
 from evidence_store.custody import verify_exhibit_events
 from evidence_store.derivatives import DerivativeFile, Provenance, record_derivative, record_derivatives
 from evidence_store.device_images import record_device_verification
+from evidence_store.extraction import Extracted, record_extracted
 from evidence_store.hashsets import any_hashsets, known_matches
 from evidence_store.intake import ingest
 from evidence_store.intake_folders import DropTicket, ingest_dropped
@@ -55,7 +56,7 @@ from evidence_store.system import EvidenceSystem
 from evidence_store.verification import verify_exhibit_original
 from evidence_store.workspace import mark_exhibit, suffix_for, working_copy, working_segments
 from forensics.audio import analyse_audio, render_waveform, transcriber
-from forensics.device_files import DeviceFile, walk_file_system
+from forensics.device_files import DeviceFile, read_content, walk_file_system
 from forensics.device_image import (
     DEVICE_IMAGE_ERRORS,
     DeviceImage,
@@ -598,9 +599,15 @@ def photo_metadata(
                 summary.digests.sha256, "exifread", exifread.__version__, {"extracted": "EXIF IFD1 thumbnail"}
             )
             record_derivative(
-                system, SERVICE, summary.exhibit_id, "exif_thumbnail", embedded, made,
-                run_id=context.run.run_id, media_type=kind,
-            )  # fmt: skip
+                system,
+                SERVICE,
+                summary.exhibit_id,
+                "exif_thumbnail",
+                embedded,
+                made,
+                run_id=context.run.run_id,
+                media_type=kind,
+            )
         unreadable = [w for w in photo.warnings if w.code == "EX-PHOTO-PIXELS"]
         if unreadable and summary.status == "stored":
             first = unreadable[0]
@@ -643,9 +650,15 @@ def display_copy(context: AssetExecutionContext, evidence: EvidenceStoreResource
             raise
         provenance = Provenance(summary.digests.sha256, "Pillow", PIL.__version__, dict(made.parameters))
         derivative = record_derivative(
-            system, SERVICE, summary.exhibit_id, "display_copy", made.path, provenance,
-            run_id=context.run.run_id, media_type=made.media_type,
-        )  # fmt: skip
+            system,
+            SERVICE,
+            summary.exhibit_id,
+            "display_copy",
+            made.path,
+            provenance,
+            run_id=context.run.run_id,
+            media_type=made.media_type,
+        )
         _record_warnings(system, summary, "display_copy", made.warnings, f"Pillow {PIL.__version__}")
     yield MaterializeResult(
         metadata={
@@ -695,9 +708,15 @@ def audio_analysis(
                 {"command": list(analysis.command), "width": 1200, "height": 200},
             )
             record_derivative(
-                system, SERVICE, summary.exhibit_id, "waveform", picture, made,
-                run_id=context.run.run_id, media_type="image/png",
-            )  # fmt: skip
+                system,
+                SERVICE,
+                summary.exhibit_id,
+                "waveform",
+                picture,
+                made,
+                run_id=context.run.run_id,
+                media_type="image/png",
+            )
     yield MaterializeResult(
         metadata={
             "integrated_lufs": MetadataValue.float(analysis.integrated_lufs or float("nan")),
@@ -779,10 +798,22 @@ def verification_row(verification: DeviceVerification, tool: str) -> dict[str, A
 
 
 _ACQUISITION_COLUMNS = (
-    "case_number", "description", "examiner", "evidence_number", "notes", "acquisition_date", "system_date",
-    "acquisition_software", "acquisition_software_version", "operating_system", "model", "serial_number",
-    "bytes_per_sector", "sector_count", "ewf_format",
-)  # fmt: skip
+    "case_number",
+    "description",
+    "examiner",
+    "evidence_number",
+    "notes",
+    "acquisition_date",
+    "system_date",
+    "acquisition_software",
+    "acquisition_software_version",
+    "operating_system",
+    "model",
+    "serial_number",
+    "bytes_per_sector",
+    "sector_count",
+    "ewf_format",
+)
 
 
 @asset(
@@ -862,19 +893,38 @@ def _device_mismatch(verification: DeviceVerification) -> str:
 LISTING_BATCH_ROWS = 10_000  # rows held at once: the listing of a phone with millions of files streams
 
 
-@asset(
+EXTRACTED_KINDS = frozenset({"photo", "bwv", "audio"})  # by content, whatever the name or extension
+
+
+@multi_asset(
+    specs=[
+        AssetSpec(
+            "device_file_listing",
+            deps=[device_verification],
+            skippable=True,
+            group_name="devices",
+            kinds={"python"},
+            description="Every file, directory and NTFS stream of a device image, allocated and deleted, with "
+            "times, MD5/SHA-1/SHA-256, content type and known-file flags: the device_files table.",
+        ),
+        AssetSpec(
+            "extracted_media",
+            deps=[device_verification],
+            skippable=True,
+            group_name="devices",
+            kinds={"python"},
+            description="Photos, video and audio found on a device image (deleted and in streams too), each a "
+            "child exhibit that then goes through the media assets.",
+        ),
+    ],
     partitions_def=exhibit_partitions,
-    deps=[device_verification],
     retry_policy=retry_policy(),
-    group_name="devices",
-    kinds={"python"},
-    output_required=False,
-    description="Every file, directory and NTFS stream of a device image, allocated and deleted, with times, "
-    "MD5/SHA-1/SHA-256 and content type: the device_files table.",
+    can_subset=False,
 )
-def device_file_listing(
+def device_contents(
     context: AssetExecutionContext, evidence: EvidenceStoreResource
 ) -> Iterator[MaterializeResult[None]]:
+    """Lists a device image's files and extracts its media as child exhibits, in one walk."""
     found = _exhibit_for(context, evidence, DEVICE)
     if found is None:
         return
@@ -886,12 +936,56 @@ def device_file_listing(
     verified = newest_rows(system, summary.exhibit_id, "device_verification", limit=1)
     media_size = verified[0]["media_size"] if verified else summary.digests.size
     tool = device_tool_versions()
-    counts = {"entries": 0, "deleted": 0, "hashed_bytes": 0, "known": 0, "alerts": 0}
+    counts = {"entries": 0, "deleted": 0, "hashed_bytes": 0, "known": 0, "alerts": 0, "extracted": 0, "children": 0}
+    extract_limit = int(os.environ.get("EXHIBIT_EXTRACT_MAX", "10000"))
+    volume_start = {v["index"]: v["start"] for v in volumes}
     codes: dict[str, tuple[int, str]] = {}
 
     check_known = any_hashsets(system)
 
-    def as_rows(entries: list[DeviceFile]) -> pa.RecordBatch:
+    def extract(image: DeviceImage, entry: DeviceFile, folder: Path) -> Extracted | None:
+        """The entry's content as a child exhibit, when it is media worth a look and the limit allows."""
+        if entry.magic_kind not in EXTRACTED_KINDS or not entry.size or entry.virtual or entry.md5 is None:
+            return None
+        if counts["extracted"] >= extract_limit:
+            codes.setdefault("EX-DEVICE-EXTRACT-LIMIT", (1, f"at most {extract_limit} files are extracted"))
+            return None
+        assert entry.inode is not None and entry.volume is not None
+        target = folder / "extracted"
+        with target.open("wb") as out:
+            content = read_content(
+                image.img_info, volume_start[entry.volume], entry.inode, entry.attr_type, entry.attr_id
+            )
+            for chunk in content:
+                out.write(chunk)
+        origin = {
+            "volume": entry.volume,
+            "path": entry.path,
+            "inode": entry.inode,
+            "stream": entry.stream,
+            "deleted": entry.deleted,
+            "recovery_unreliable": entry.recovery_unreliable,
+        }
+        warnings = (
+            [
+                {
+                    "code": "EX-DEVICE-RECOVERY-UNRELIABLE",
+                    "message": "recovered from a deleted FAT entry: its "
+                    "clusters may have been reused or fragmented, so the content may not be what was deleted",
+                }
+            ]
+            if entry.recovery_unreliable
+            else []
+        )
+        try:
+            child = record_extracted(system, SERVICE, summary.exhibit_id, target, origin, warnings)
+        finally:
+            target.unlink(missing_ok=True)
+        counts["extracted"] += 1
+        counts["children"] += child.new
+        return child
+
+    def as_rows(entries: list[DeviceFile], image: DeviceImage, folder: Path) -> pa.RecordBatch:
         identity = {"exhibit_id": summary.exhibit_id, "exhibit_ref": summary.exhibit_ref}
         digests = [d for e in entries for d in (e.md5, e.sha1, e.sha256) if d]
         matches = known_matches(system, digests) if check_known else {}
@@ -900,19 +994,24 @@ def device_file_listing(
             found = {m for d in (entry.md5, entry.sha1, entry.sha256) if d for m in matches.get(d, ())}
             hashed = check_known and entry.md5 is not None
             counts["known"] += bool(found)
-            counts["alerts"] += any(m.kind == "known_bad" for m in found)
+            alert = any(m.kind == "known_bad" for m in found)
+            counts["alerts"] += alert
+            # Benign known files (an operating system's icons) are listed, not extracted.
+            child = None if found and not alert else extract(image, entry, folder)
             rows.append(
                 {
                     **identity,
                     **entry.to_row(),
                     "known": bool(found) if hashed else None,
                     "known_sets": sorted({m.hashset for m in found}),
-                    "alert": any(m.kind == "known_bad" for m in found),
+                    "alert": alert,
+                    "child_exhibit_id": child.exhibit_id if child else None,
+                    "child_exhibit_ref": child.exhibit_ref if child else None,
                 }
             )
         return pa.RecordBatch.from_pylist(rows, schema=DEVICE_FILES)
 
-    def rows(image: DeviceImage) -> Iterator[pa.RecordBatch]:
+    def rows(image: DeviceImage, folder: Path) -> Iterator[pa.RecordBatch]:
         batch: list[DeviceFile] = []
         for volume in volumes:
             for entry in walk_file_system(image.img_info, volume["start"], volume=volume["index"]):
@@ -924,10 +1023,10 @@ def device_file_listing(
                     codes[w.code] = (seen + 1, f"{entry.path}: {w.message}")
                 batch.append(entry)
                 if len(batch) == LISTING_BATCH_ROWS:
-                    yield as_rows(batch)
+                    yield as_rows(batch, image, folder)
                     batch = []
         if batch:
-            yield as_rows(batch)
+            yield as_rows(batch, image, folder)
 
     with (
         coded_failures(),
@@ -936,9 +1035,14 @@ def device_file_listing(
         open_device_image(segments) as image,
     ):
         result = record_table_batches(
-            system, SERVICE, summary.exhibit_id, "device_files", rows(image),
-            tool="exhibit device_files", tool_version=f"{__version__}; {tool}",
-        )  # fmt: skip
+            system,
+            SERVICE,
+            summary.exhibit_id,
+            "device_files",
+            rows(image, segments[0].parent),
+            tool="exhibit device_files",
+            tool_version=f"{__version__}; {tool}",
+        )
         if image.unreadable:
             lost = sum(r.length for r in image.unreadable)
             message = f"{lost:,} bytes of the image could not be read: content from there was listed as zeros"
@@ -954,6 +1058,15 @@ def device_file_listing(
         summarised.insert(0, DeviceWarning("EX-DEVICE-KNOWN-BAD", message))
     _record_warnings(system, summary, "device_file_listing", summarised, tool)
     yield MaterializeResult(
+        asset_key="extracted_media",
+        metadata={
+            "extracted": MetadataValue.int(counts["extracted"]),
+            "new_child_exhibits": MetadataValue.int(counts["children"]),
+            "limit": MetadataValue.int(extract_limit),
+        },
+    )
+    yield MaterializeResult(
+        asset_key="device_file_listing",
         metadata={
             "entries": MetadataValue.int(counts["entries"]),
             "deleted": MetadataValue.int(counts["deleted"]),
@@ -966,7 +1079,7 @@ def device_file_listing(
             "query": MetadataValue.md(
                 f"`exhibit query device_files --case {summary.case_ref} --exhibit {summary.uid}`"
             ),
-        }
+        },
     )
 
 
@@ -980,6 +1093,6 @@ EXHIBIT_ASSETS = [
     photo_metadata,
     display_copy,
     device_verification,
-    device_file_listing,
+    device_contents,
 ]
 EXHIBIT_CHECKS = [fixity, custody_chain]

@@ -303,6 +303,8 @@ _DEVICE_FILE_FIELDS: list[pa.Field[Any]] = [
     pa.field("known", pa.bool_()),  # in an imported hash set; null where no set is imported or nothing hashed
     pa.field("known_sets", pa.list_(pa.string())),
     pa.field("alert", pa.bool_(), nullable=False),  # in a known_bad set
+    pa.field("child_exhibit_id", pa.int64()),  # the exhibit its content became (photos, video, audio)
+    pa.field("child_exhibit_ref", pa.string()),
     pa.field("warnings", pa.list_(_CODED)),
 ]
 DEVICE_FILES = pa.schema(

@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dagster import DagsterInstance
@@ -22,6 +23,7 @@ from evidence_store.intake import IngestRequest, ingest
 from evidence_store.ledger import Ledger
 from evidence_store.settings import Settings
 from evidence_store.system import EvidenceSystem
+from pipelines.sample_media import make_bwv_clip, write_scene_photo
 from tests.conftest import settings_env
 from tests.forensics.test_device_image import make_ewf, make_fat
 from tests.pipelines.dagster_support import failure_description, materialize_exhibit
@@ -40,6 +42,11 @@ def _ingest(system: EvidenceSystem, analyst: Actor, *paths: Path) -> tuple[str, 
     assert outcome.ok, outcome.error
     assert outcome.exhibit_uid is not None and outcome.exhibit_id is not None
     return outcome.exhibit_uid, outcome.exhibit_id
+
+
+def _metadata(result: Any, asset: str) -> Any:
+    (found,) = [m for m in result.asset_materializations_for_node("device_contents") if m.asset_key.path == [asset]]
+    return found.metadata
 
 
 def _actions(system: EvidenceSystem, exhibit_id: int) -> list[str]:
@@ -134,7 +141,7 @@ def test_every_file_of_an_e01_is_listed_with_hashes_and_deletions(
     uid, exhibit_id = _ingest(system, analyst, *make_ewf(tmp_path / "ewf", fat, segment_bytes="1MiB"))
     result = materialize_exhibit(instance, settings, uid)
     assert result.success
-    metadata = result.asset_materializations_for_node("device_file_listing")[0].metadata
+    metadata = _metadata(result, "device_file_listing")
     rows = read_table(system, analyst, "device_files", "OP-DEVICE", exhibit_id).to_pylist()
     assert metadata["entries"].value == len(rows)
     by_path = {r["path"]: r for r in rows}
@@ -179,7 +186,7 @@ def test_hash_sets_mark_known_files_and_raise_alerts(
 
     uid, exhibit_id = _ingest(system, analyst, fat)
     result = materialize_exhibit(instance, settings, uid)
-    metadata = result.asset_materializations_for_node("device_file_listing")[0].metadata
+    metadata = _metadata(result, "device_file_listing")
     assert (metadata["known"].value, metadata["alerts"].value) == (2, 1)
     rows = {r["path"]: r for r in read_table(system, analyst, "device_files", "OP-DEVICE", exhibit_id).to_pylist()}
     assert (rows["/NOTE.TXT"]["known"], rows["/NOTE.TXT"]["alert"]) == (True, True)
@@ -197,3 +204,50 @@ def test_only_analysts_and_admins_import_hash_sets(system: EvidenceSystem, admin
     listing.write_text(f"{'0' * 32} *x\n")
     with pytest.raises(AccessDeniedError):
         import_hashset(system, investigator, listing, name="mine", kind="known")
+
+
+@pytest.mark.parametrize("settings", ["file-sqlite"], indirect=True)
+def test_photos_on_an_image_become_child_exhibits_that_are_analysed_in_turn(
+    system: EvidenceSystem, analyst: Actor, settings: Settings, instance: DagsterInstance, tmp_path: Path
+) -> None:
+    create_case(system, analyst, "OP-DEVICE", "Seized phone")
+    fat = make_fat(tmp_path, kib=2880)
+    photo = write_scene_photo(tmp_path / "scene.jpg")
+    subprocess.run(["mmd", "-i", str(fat), "::/DCIM"], check=True)
+    subprocess.run(["mcopy", "-i", str(fat), str(photo), "::/DCIM/IMG_0001.JPG"], check=True)
+    subprocess.run(["mcopy", "-i", str(fat), str(photo), "::/DCIM/COPY.JPG"], check=True)  # the same bytes twice
+    clip = make_bwv_clip(tmp_path, "clip.mp4", seconds=1)
+    subprocess.run(["mcopy", "-i", str(fat), str(clip), "::/VIDEO.BIN"], check=True)  # media by content, not name
+    subprocess.run(["mcopy", "-i", str(fat), str(photo), "::/DELETED.JPG"], check=True)
+    subprocess.run(["mdel", "-i", str(fat), "::/DELETED.JPG"], check=True)
+    uid, exhibit_id = _ingest(system, analyst, fat)
+    result = materialize_exhibit(instance, settings, uid)
+    assert result.success
+    extracted = _metadata(result, "extracted_media")
+    assert (extracted["extracted"].value, extracted["new_child_exhibits"].value) == (4, 2)
+    rows = {r["path"]: r for r in read_table(system, analyst, "device_files", "OP-DEVICE", exhibit_id).to_pylist()}
+    first, copy = rows["/DCIM/IMG_0001.JPG"], rows["/DCIM/COPY.JPG"]
+    assert first["child_exhibit_id"] is not None and first["child_exhibit_id"] == copy["child_exhibit_id"]
+    assert rows["/VIDEO.BIN"]["child_exhibit_id"] not in (None, first["child_exhibit_id"])
+    assert rows["/NOTE.TXT"]["child_exhibit_id"] is None  # text is listed, not extracted
+    deleted = next(r for r in rows.values() if r["deleted"] and r["name"].endswith("ELETED.JPG"))
+    assert deleted["child_exhibit_id"] == first["child_exhibit_id"]  # recovered bytes equal to the photo's
+
+    parent = exhibit_record(system, analyst, uid)
+    children = {c["exhibit_ref"] for c in parent["children"]}
+    assert children == {first["child_exhibit_ref"], rows["/VIDEO.BIN"]["child_exhibit_ref"]}
+    child = exhibit_record(system, analyst, first["child_exhibit_id"])
+    assert (child["kind"], child["parent_id"], child["source_name"]) == ("photo", exhibit_id, "IMG_0001.JPG")
+    assert child["original"]["sha256"] == hashlib.sha256(photo.read_bytes()).hexdigest()
+    with system.catalog.reading() as session:
+        receipts = [e for e in Ledger.iter(session, exhibit_id=child["exhibit_id"]) if e.action == "RECEIVED"]
+        derived = [e for e in Ledger.iter(session, exhibit_id=exhibit_id) if e.action == "DERIVED"]
+    # One receipt for each place the same bytes were found, the deleted copy included.
+    expected = sorted(["/DCIM/COPY.JPG", "/DCIM/IMG_0001.JPG", deleted["path"]])
+    assert sorted(r.details["path"] for r in receipts) == expected
+    assert receipts[0].details["extracted_from"]["exhibit_uid"] == uid
+    assert {e.details["child_exhibit_ref"] for e in derived} == children
+    # The child goes through the photo assets like any photo.
+    analysed = materialize_exhibit(instance, settings, child["exhibit_uid"])
+    assert analysed.asset_materializations_for_node("photo_metadata")
+    assert exhibit_record(system, analyst, child["exhibit_uid"])["photo_metadata"]["make"] == "Samsung"
