@@ -8,13 +8,20 @@ mismatch is a red flag on the record and the rest of the exhibit's processing st
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from evidence_store.access import Actor
+from evidence_store import __version__
+from evidence_store.access import Actor, Permission, authorize, record_view
+from evidence_store.analysis import newest_batches, newest_rows
+from evidence_store.cases import get_exhibit
 from evidence_store.catalog import Exhibit
-from evidence_store.errors import NotFoundError
+from evidence_store.errors import AlreadyExistsError, BadReferenceError, NotFoundError
 from evidence_store.system import EvidenceSystem
-from forensics.device_image import DeviceVerification
+from forensics.device_files import DeviceFile
+from forensics.device_image import DeviceVerification, DeviceWarning
+from forensics.dfxml import write_dfxml, write_hashdeep
 from schemas.records import CustodyAction
 
 
@@ -72,3 +79,80 @@ def _why(verification: DeviceVerification) -> str:
     if verification.checksum_errors:
         reasons.append(f"{len(verification.checksum_errors)} range(s) of sectors fail the image's own checksums")
     return "; ".join(reasons) or "the acquisition hashes could not be verified"
+
+
+LISTING_FORMATS = ("dfxml", "hashdeep")
+
+
+def export_listing(
+    system: EvidenceSystem,
+    actor: Actor,
+    ident: str | int,
+    fmt: str,
+    out_path: Path,
+    *,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """Writes an exhibit's device listing as DFXML (fiwalk's structure) or a hashdeep manifest to `out_path`
+    (never over an existing file); a view of the listing, recorded like any other.
+
+    Raises:
+        BadReferenceError: an unknown format.
+        NotFoundError: the exhibit has no device listing yet.
+        AlreadyExistsError: `out_path` exists.
+        AccessDeniedError: the actor may not view the exhibit's case (recorded).
+    """
+    if fmt not in LISTING_FORMATS:
+        raise BadReferenceError(f"listing format {fmt!r} is not one of {', '.join(LISTING_FORMATS)}")
+    with system.catalog.reading() as session:
+        exhibit = get_exhibit(session, ident)
+        authorize(system, session, actor, Permission.VIEW, exhibit.case, exhibit_id=exhibit.id)
+        case_ref, exhibit_id, reference = exhibit.case.reference, exhibit.id, exhibit.reference
+        source_name = exhibit.source_name
+    volumes = {
+        v["index"]: {"offset": v["start"], "type": v["file_system"], "sector_size": v["sector_size"]}
+        for v in newest_rows(system, exhibit_id, "device_volumes", limit=10_000)
+    }
+    verified = newest_rows(system, exhibit_id, "device_verification", limit=1)
+    if not verified:
+        raise NotFoundError(f"exhibit {reference} has no device listing yet: run its analyses", exhibit=exhibit_id)
+    try:
+        handle = out_path.open("xb")
+    except FileExistsError as exc:
+        raise AlreadyExistsError(f"{out_path} exists; choose a new file name", path=str(out_path)) from exc
+    files = _listed_files(system, exhibit_id)
+    try:
+        with handle:
+            if fmt == "dfxml":
+                count = write_dfxml(
+                    files,
+                    handle,
+                    image_info={
+                        "image_filename": f"{case_ref}:{reference} ({source_name})",
+                        "image_size": verified[0]["media_size"],
+                        "volumes": volumes,
+                        "program": "Exhibit",
+                        "version": __version__,
+                        "command_line": f"exhibit export-listing {case_ref}:{reference} --format dfxml",
+                    },
+                )
+            else:
+                real = (f for f in files if not f.virtual)  # $MBR, $FAT1: TSK's, not files anyone extracts
+                count = write_hashdeep(
+                    real, handle, command_line=f"exhibit export-listing {reference} --format hashdeep"
+                )
+    except BaseException:
+        out_path.unlink(missing_ok=True)
+        raise
+    record_view(system, actor, f"device listing as {fmt}", case_ref, exhibit_id, reason=reason)
+    return {"exhibit_id": exhibit_id, "exhibit_ref": reference, "format": fmt, "out": str(out_path), "entries": count}
+
+
+def _listed_files(system: EvidenceSystem, exhibit_id: int) -> Iterator[DeviceFile]:
+    """The exhibit's newest device_files table back as records, streamed batch by batch."""
+    fields = DeviceFile.__slots__
+    for batch in newest_batches(system, exhibit_id, "device_files"):
+        for row in batch.to_pylist():
+            values = {k: row[k] for k in fields if k != "warnings"}
+            warnings = tuple(DeviceWarning(w["code"], w["message"]) for w in row["warnings"] or ())
+            yield DeviceFile(**values, warnings=warnings)

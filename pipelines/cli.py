@@ -441,6 +441,25 @@ def custody_verify_proof(proof_file: Path, keys: tuple[Path, ...], as_json: bool
         sys.exit(EXIT_FAILED)
 
 
+@cli.command("export-listing")
+@click.argument("exhibit")
+@click.option("--format", "fmt", type=click.Choice(["dfxml", "hashdeep"]), default="dfxml", show_default=True)
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@reason_option
+@json_option
+def export_listing_command(exhibit: str, fmt: str, out_path: Path, reason: str | None, as_json: bool) -> None:
+    """A device image's file listing as DFXML (fiwalk's layout) or a hashdeep manifest (`hashdeep -a -k`)."""
+    from evidence_store.device_images import export_listing
+
+    with _coded(as_json):
+        system, actor = _acting()
+        written = export_listing(system, actor, exhibit, fmt, out_path, reason=reason)
+    if as_json:
+        _emit_json(written)
+    else:
+        out.print(f"{written['entries']:,} entries of {written['exhibit_ref']} written to {written['out']} ({fmt})")
+
+
 @cli.group()
 def hashset() -> None:
     """Known-file hash sets (NSRL RDS, md5sum/sha256sum, hashdeep lists) matched against device listings."""

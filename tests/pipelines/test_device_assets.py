@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 from dagster import DagsterInstance
@@ -251,3 +252,40 @@ def test_photos_on_an_image_become_child_exhibits_that_are_analysed_in_turn(
     analysed = materialize_exhibit(instance, settings, child["exhibit_uid"])
     assert analysed.asset_materializations_for_node("photo_metadata")
     assert exhibit_record(system, analyst, child["exhibit_uid"])["photo_metadata"]["make"] == "Samsung"
+
+
+@pytest.mark.parametrize("settings", ["file-sqlite"], indirect=True)
+def test_the_listing_exports_as_dfxml_and_a_hashdeep_manifest(
+    system: EvidenceSystem, analyst: Actor, settings: Settings, instance: DagsterInstance, tmp_path: Path
+) -> None:
+    create_case(system, analyst, "OP-DEVICE", "Seized laptop")
+    fat = make_fat(tmp_path)
+    uid, exhibit_id = _ingest(system, analyst, fat)
+    assert materialize_exhibit(instance, settings, uid).success
+    note_md5 = hashlib.md5(b"the key is under the mat\n").hexdigest()
+    for fmt in ("dfxml", "hashdeep"):
+        out = tmp_path / f"listing.{fmt}"
+        proc = subprocess.run(
+            [EXHIBIT, "--as", "test.analyst", "export-listing", uid, "--format", fmt, "--out", str(out), "--json"],
+            env=settings_env(settings), capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["entries"] >= 1
+    tree = ElementTree.parse(tmp_path / "listing.dfxml")
+    ns = {"d": "http://www.forensicswiki.org/wiki/Category:Digital_Forensics_XML"}
+    objects = {o.findtext("d:filename", namespaces=ns): o for o in tree.getroot().iter(f"{{{ns['d']}}}fileobject")}
+    digests = {h.get("type"): h.text for h in objects["NOTE.TXT"].iter(f"{{{ns['d']}}}hashdigest")}
+    assert digests["md5"] == note_md5
+    manifest = (tmp_path / "listing.hashdeep").read_text().splitlines()
+    assert manifest[0] == "%%%% HASHDEEP-1.0" and any(
+        line.endswith(",/NOTE.TXT") and note_md5 in line for line in manifest
+    )
+    # An existing file is never overwritten; a view of the listing is on the ledger.
+    again = subprocess.run(
+        [EXHIBIT, "--as", "test.analyst", "export-listing", uid, "--out", str(tmp_path / "listing.dfxml")],
+        env=settings_env(settings), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert again.returncode == 2 and "[EX-" in again.stdout + again.stderr
+    with system.catalog.reading() as session:
+        views = [e.details.get("what") for e in Ledger.iter(session, exhibit_id=exhibit_id) if e.action == "VIEWED"]
+    assert "device listing as dfxml" in views
