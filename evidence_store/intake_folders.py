@@ -33,7 +33,7 @@ import re
 import shutil
 import tomllib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -165,6 +165,7 @@ class Arrival:
     size: int
     mtime_ns: int
     marked_done: bool
+    segments: tuple[str, ...] = ()  # the later files of a split image whose first file this is
 
     @property
     def fingerprint(self) -> list[int]:
@@ -213,19 +214,39 @@ class WatchState:
 
 
 def ready_files(folder: IntakeFolder, state: WatchState) -> tuple[list[Arrival], WatchState]:
-    """The files ready to hand on at this look, and the state for the next look."""
-    ready = []
+    """The files ready to hand on at this look, and the state for the next look.
+
+    The files of a split device image (`disk.E01` + `disk.E02`, `disk.001` + `disk.002`) are one exhibit: they
+    are handed on together, as their first file with the others in `segments`, once every one of them is ready.
+    Copy the segments first and write the first one's `.done` marker last.
+    """
     seen: dict[str, list[int]] = {}
     handed_on: dict[str, list[int]] = {}
-    for arrival in look(folder):
-        seen[arrival.name] = arrival.fingerprint
-        if state.handed_on.get(arrival.name) == arrival.fingerprint:
-            handed_on[arrival.name] = arrival.fingerprint
-            continue
-        if arrival.marked_done or state.seen.get(arrival.name) == arrival.fingerprint:
-            ready.append(arrival)
-            handed_on[arrival.name] = arrival.fingerprint
+    arrivals = {a.name: a for a in look(folder)}
+    ready_now: set[str] = set()
+    for name, arrival in arrivals.items():
+        seen[name] = arrival.fingerprint
+        if state.handed_on.get(name) == arrival.fingerprint:
+            handed_on[name] = arrival.fingerprint
+        elif arrival.marked_done or state.seen.get(name) == arrival.fingerprint:
+            ready_now.add(name)
+    ready = []
+    for group in _image_sets(folder, list(arrivals)):
+        if not all(name in ready_now for name in group):
+            continue  # a set goes when all of it is ready; a file already handed on is not handed on again
+        first = arrivals[group[0]]
+        ready.append(replace(first, segments=tuple(group[1:])))
+        handed_on.update({name: arrivals[name].fingerprint for name in group})
     return ready, WatchState(seen=seen, handed_on=handed_on)
+
+
+def _image_sets(folder: IntakeFolder, names: list[str]) -> list[list[str]]:
+    if len(names) < 2:
+        return [[n] for n in names]
+    # Imported here: the image libraries are not needed to watch a folder of photos.
+    from forensics.device_image import segment_groups
+
+    return [[p.name for p in group] for group in segment_groups(folder.folder / n for n in names)]
 
 
 # -- what it is ---------------------------------------------------------------------------------------------
@@ -245,6 +266,7 @@ class DropTicket:
     seized_from: str | None = None
     seized_at: str | None = None
     description: str | None = None
+    segments: tuple[str, ...] = ()  # the later files of a split image, in order
 
     def request(self, exhibit_uid: str) -> IngestRequest:
         return IngestRequest(
@@ -260,10 +282,17 @@ class DropTicket:
         )
 
     def to_config(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__slots__}
+        config = {k: getattr(self, k) for k in self.__slots__}
+        config["segments"] = list(self.segments)
+        return config
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every file of the drop: the file, or a split image's files in order."""
+        return (self.name, *self.segments)
 
 
-def read_ticket(folder: IntakeFolder, name: str) -> DropTicket:
+def read_ticket(folder: IntakeFolder, name: str, segments: tuple[str, ...] = ()) -> DropTicket:
     """What a dropped file is, from its sidecar and the folder's defaults.
 
     Raises:
@@ -314,6 +343,7 @@ def read_ticket(folder: IntakeFolder, name: str) -> DropTicket:
         seized_from=fields.get("seized_from"),
         seized_at=fields.get("seized_at"),
         description=fields.get("description"),
+        segments=segments,
     )
 
 
@@ -363,31 +393,52 @@ def ingest_dropped(
     A refusal quarantines the file; a storage failure leaves it where it is so the retry finds it.
     """
     source = folder.source(ticket.name)
+    sources = [folder.source(name) for name in ticket.names]
     if not source.exists():
         # Already handled by an earlier attempt, or never there: `ingest` tells which (repeat or missing).
         outcome = ingest(system, actor, [source], ticket.request(uid))[0]
         return DropResult(outcome, "kept" if outcome.repeated else "left", None)
     try:
-        outcome = ingest(system, actor, [source], ticket.request(uid))[0]
+        outcome = ingest(system, actor, sources, ticket.request(uid))[0]
     except InputError as exc:
         # Refused before a byte was read (unknown case, reference taken): not yet on the ledger.
-        where = quarantine(system, actor, folder, ticket.name, exc.code, exc.message, case_ref=ticket.case)
+        where = _quarantine_all(folder, ticket, exc.code, exc.message, system, actor, recorded=False)
         return DropResult(IngestOutcome(path=display_path(source), error=exc.to_dict()), "quarantined", str(where))
     if outcome.error is not None:
         if outcome.transient:
             return DropResult(outcome, "left", str(source))
         code, message = outcome.error["code"], outcome.error["message"]
-        where = quarantine(system, actor, folder, ticket.name, code, message, recorded=True)
+        where = _quarantine_all(folder, ticket, code, message, system, actor, recorded=True)
         return DropResult(outcome, "quarantined", str(where))
     if folder.after == "keep":
         return DropResult(outcome, "kept", str(source))
     # A repeat means an earlier attempt committed the custody events but stopped before tidying up. The file
     # still here was not re-read this time, so it is moved rather than deleted even where the folder deletes.
     if folder.after == "delete" and not outcome.repeated:
-        for path in companions(folder, ticket.name):
-            path.unlink()
+        for name in ticket.names:
+            for path in companions(folder, name):
+                path.unlink()
         return DropResult(outcome, "deleted", None)
-    return DropResult(outcome, "moved", str(_move_together(folder, ticket.name, folder.processed)))
+    moved = [_move_together(folder, name, folder.processed) for name in ticket.names]
+    return DropResult(outcome, "moved", str(moved[0]))
+
+
+def _quarantine_all(
+    folder: IntakeFolder,
+    ticket: DropTicket,
+    code: str,
+    message: str,
+    system: EvidenceSystem,
+    actor: Actor,
+    *,
+    recorded: bool,
+) -> Path:
+    """Quarantines every file of the drop (all segments of a split image stay together)."""
+    first = quarantine(system, actor, folder, ticket.name, code, message, recorded=recorded, case_ref=ticket.case)
+    for name in ticket.segments:
+        if folder.source(name).exists():
+            quarantine(system, actor, folder, name, code, message, recorded=True)
+    return first
 
 
 def quarantine(

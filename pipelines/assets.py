@@ -128,11 +128,14 @@ class IntakeConfig(Config):
     seized_from: str | None = None
     seized_at: str | None = None
     description: str | None = None
+    segments: list[str] = []  # the later files of a split device image, in order  # noqa: RUF012
 
     def ticket(self) -> DropTicket:
         """The drop ticket (for a path: the same details; the folder name then goes unused)."""
-        fields = self.model_dump(exclude={"intake", "name", "path"})
-        return DropTicket(intake=self.intake or "", name=self.name or self.path or "", **fields)
+        fields = self.model_dump(exclude={"intake", "name", "path", "segments"})
+        return DropTicket(
+            intake=self.intake or "", name=self.name or self.path or "", segments=tuple(self.segments), **fields
+        )
 
 
 def review_link(summary: ExhibitSummary) -> str:

@@ -54,9 +54,11 @@ def intake_sensor(folder: IntakeFolder) -> SensorDefinition:
         for arrival in ready:
             # The run key makes a second request for the same file version a no-op, even with a lost cursor.
             run_key = f"{folder.name}:{arrival.name}:{arrival.size}:{arrival.mtime_ns}"
+            if arrival.segments:
+                run_key += ":" + ":".join(arrival.segments)
             tags = {"exhibit/intake": folder.name, "exhibit/file": arrival.name}
             try:
-                ticket = read_ticket(folder, arrival.name)
+                ticket = read_ticket(folder, arrival.name, arrival.segments)
             except InputError as exc:
                 context.log.warning(f"{arrival.name}: [{exc.code}] {exc.message}")
                 requests.append(

@@ -14,6 +14,7 @@ from evidence_store.access import SERVICE, Actor
 from evidence_store.cases import create_case
 from evidence_store.catalog import Exhibit, ExhibitAlias, StoredObject
 from evidence_store.errors import BadSettingError
+from evidence_store.inspect import exhibit_record
 from evidence_store.intake import IngestRequest, ingest
 from evidence_store.intake_folders import load_intake_folders
 from evidence_store.ledger import Ledger
@@ -227,3 +228,31 @@ def test_exhibits_ingested_elsewhere_get_a_partition_and_a_run(
     assert [r.partition_key for r in first.run_requests or []] == [cli.exhibit_uid]
     assert intake.execute((first.run_requests or [])[0]).success
     assert not look(first.cursor).run_requests  # seen once only
+
+
+@pytest.mark.parametrize("settings", ["file-sqlite"], indirect=True)
+def test_a_split_image_dropped_is_one_exhibit_once_all_its_segments_are_ready(
+    system: EvidenceSystem, analyst: Actor, settings: Settings, tmp_path: Path
+) -> None:
+    create_case(system, analyst, "OP-DROP", "Drop folder")
+    intake = Intake(settings, tmp_path, case="OP-DROP", by="PC Smith")
+    image = os.urandom(3 << 20)
+    # As a copy tool drops a split image: the segments, then the first one's marker.
+    intake.drop("laptop.001", image[: 2 << 20], {"description": "seized laptop, split raw"}, done=False)
+    intake.drop("laptop.002", image[2 << 20 :], done=False)
+    (intake.folder / "laptop.002").touch()  # still being written: it changes between looks
+    assert intake.tick() == []
+    os.utime(intake.folder / "laptop.002", ns=(1, 1))
+    (intake.folder / "laptop.001.done").touch()
+    assert intake.tick() == []  # the first is marked done, but the second has been seen unchanged only once
+    (request,) = intake.tick()
+    assert request.tags["exhibit/file"] == "laptop.001"
+    result = intake.execute(request)
+    assert result.success
+    (exhibit,) = _exhibits(system)
+    assert exhibit.description == "seized laptop, split raw"
+    record = exhibit_record(system, analyst, exhibit.uid)
+    assert [s["name"] for s in record["segments"]] == ["laptop.001", "laptop.002"]
+    processed = sorted(p.name for p in intake.folder.joinpath("processed").iterdir())
+    assert processed == ["laptop.001", "laptop.001.done", "laptop.001.exhibit.json", "laptop.002"]
+    assert intake.tick() == []
