@@ -31,11 +31,12 @@ from evidence_store.settings import Settings
 from evidence_store.system import EvidenceSystem
 from evidence_store.verification import verify
 from pipelines.dagster_home import dagster_home
-from pipelines.orchestration import process_drops
+from pipelines.orchestration import process_drops, run_here
 from pipelines.sample_media import (
     cropped_scene,
     make_bwv_clip,
     make_scene_cut_clip,
+    make_seized_card,
     photo_with_thumbnail,
     scene,
     write_scene_photo,
@@ -105,6 +106,8 @@ def generate_sample_files(folder: Path) -> list[Path]:
     if shutil.which("ffmpeg"):
         files.append(make_bwv_clip(folder, "bwv-clip.mp4", seconds=4))  # Axon-style tags, place, rotation
         files.append(make_scene_cut_clip(folder, "cctv-clip.mp4"))  # a cut from one camera view to another
+    if all(shutil.which(tool) for tool in ("mkfs.vfat", "mcopy", "ewfacquirestream")):
+        files += make_seized_card(folder, photo)  # a split E01: verified, listed, its photos out as child exhibits
     return files
 
 
@@ -161,6 +164,20 @@ def _findings(system: EvidenceSystem, exhibit_id: int) -> list[str]:
             f"audio_analysis: {loudness}, {len(row['speech'])} speech segment(s) ({row['speech_seconds']:.1f} s), "
             f"{len(row['silences'])} silence(s), waveform image"
         )
+    for row in newest_rows(system, exhibit_id, "device_verification", limit=1):
+        verdict = "verified" if row["verified"] else "NOT VERIFIED"
+        lines.append(
+            f"device_verification: {row['format']} {row['media_size']:,} B, stored MD5 {row['stored_md5']} "
+            f"{verdict}; examiner {row['examiner']}, evidence {row['evidence_number']}"
+        )
+    listing = newest_rows(system, exhibit_id, "device_files", limit=100_000)
+    if listing:
+        deleted = sum(1 for r in listing if r["deleted"])
+        children = sorted({r["child_exhibit_ref"] for r in listing if r["child_exhibit_ref"]})
+        lines.append(
+            f"device_file_listing: {len(listing)} entries ({deleted} deleted); "
+            f"media out as child exhibits: {', '.join(children) or 'none'}"
+        )
     for role in ("review_proxy", "display_copy"):
         made = latest_derivative(system, exhibit_id, role)
         if made is not None:
@@ -168,6 +185,15 @@ def _findings(system: EvidenceSystem, exhibit_id: int) -> list[str]:
             by = version if version.startswith(made.tool) else f"{made.tool} {version}"
             lines.append(f"{role}: {made.sha256[:16]}… made by {by}")
     return lines
+
+
+def _child_uids(system: EvidenceSystem) -> list[str]:
+    from sqlalchemy import select
+
+    from evidence_store.catalog import Exhibit
+
+    with system.catalog.reading() as session:
+        return list(session.execute(select(Exhibit.uid).where(Exhibit.parent_id.is_not(None))).scalars())
 
 
 def run_demo(settings: Settings, folder: Path | None, echo: Callable[[str], None] | None = print) -> dict[str, Any]:
@@ -192,12 +218,20 @@ def run_demo(settings: Settings, folder: Path | None, echo: Callable[[str], None
     drop = next(f for f in load_intake_folders(settings) if f.name == "default").folder
     drop.mkdir(parents=True, exist_ok=True)
     for path in files:
-        sidecar = {"case": DEMO_CASE, "producer": "Jane Smith", "description": f"demo intake: {path.name}"}
         shutil.copyfile(path, drop / path.name)
+    for path in files:
+        if path.suffix.upper() == ".E02":
+            continue  # a later segment: it goes with its first, under the first's sidecar and marker
+        sidecar = {"case": DEMO_CASE, "producer": "Jane Smith", "description": f"demo intake: {path.name}"}
         (drop / f"{path.name}.exhibit.json").write_text(json.dumps(sidecar))
         (drop / f"{path.name}.done").touch()
     say(f"dropped them into the intake folder {drop}; the intake sensor hands each to a Dagster run:")
     runs = process_drops(settings, lambda run: None)
+    # Files found on the seized card became child exhibits; the daemon's new_exhibits sensor would run them.
+    children = [uid for uid in _child_uids(system) if uid not in {r.uid for r in runs}]
+    if children:
+        say(f"the seized card's media became {len(children)} child exhibit(s), run through the same analyses:")
+        runs += run_here(settings, children, lambda run: None)
     exhibits = []
     for run in runs:
         summary = exhibit_summary(system, run.uid) if run.status == "SUCCESS" else None

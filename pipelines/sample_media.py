@@ -127,3 +127,32 @@ def photo_with_thumbnail(path: Path, main: Image.Image, thumbnail: Image.Image, 
 def cropped_scene() -> Image.Image:
     """What an editor leaves: the right part of the scene, enlarged back to the frame."""
     return scene().crop((120, 40, 320, 200)).resize((320, 240))
+
+
+def make_seized_card(folder: Path, photo: Path, name: str = "sd-card") -> list[Path]:
+    """A seized SD card as a forensic lab hands it over: a FAT volume holding a photo (in DCIM), a note and a
+    deleted copy of the photo, acquired as a two-segment E01 (`NAME.E01`, `NAME.E02`) with case details.
+
+    Needs mkfs.vfat and mtools (dosfstools, mtools) and ewfacquirestream (ewf-tools), all in `make setup`.
+    """
+    card = folder / f"{name}.img"
+    subprocess.run(["mkfs.vfat", "-C", "-n", "SDCARD", str(card), "2880"], check=True, capture_output=True)
+    note = folder / f"{name}-note.txt"
+    note.write_text("back door code 4471\n")
+    for args in (
+        ["mmd", "-i", str(card), "::/DCIM"],
+        ["mcopy", "-i", str(card), str(photo), "::/DCIM/IMG_0001.JPG"],
+        ["mcopy", "-i", str(card), str(note), "::/NOTE.TXT"],
+        ["mcopy", "-i", str(card), str(photo), "::/OLD.JPG"],
+        ["mdel", "-i", str(card), "::/OLD.JPG"],
+    ):
+        subprocess.run(args, check=True, capture_output=True)
+    with card.open("rb") as source:
+        subprocess.run(
+            ["ewfacquirestream", "-q", "-t", str(folder / name), "-C", "OP-DEMO-001", "-D", "SD card from the hallway",
+             "-e", "Jane Smith", "-E", "JS/SD1", "-S", "1MiB", "-c", "none"],
+            stdin=source, check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+    card.unlink()
+    note.unlink()
+    return sorted(folder.glob(f"{name}.E0?"))
