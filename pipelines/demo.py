@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import struct
 import subprocess
@@ -220,10 +221,10 @@ def run_demo(settings: Settings, folder: Path | None, echo: Callable[[str], None
     for path in files:
         shutil.copyfile(path, drop / path.name)
     for path in files:
-        if path.suffix.upper() == ".E02":
-            continue  # a later segment: it goes with its first, under the first's sidecar and marker
-        sidecar = {"case": DEMO_CASE, "producer": "Jane Smith", "description": f"demo intake: {path.name}"}
-        (drop / f"{path.name}.exhibit.json").write_text(json.dumps(sidecar))
+        # A later segment of a split image goes with its first, under the first's sidecar.
+        if not re.fullmatch(r"\.E0[2-9]", path.suffix, re.I):
+            sidecar = {"case": DEMO_CASE, "producer": "Jane Smith", "description": f"demo intake: {path.name}"}
+            (drop / f"{path.name}.exhibit.json").write_text(json.dumps(sidecar))
         (drop / f"{path.name}.done").touch()
     say(f"dropped them into the intake folder {drop}; the intake sensor hands each to a Dagster run:")
     runs = process_drops(settings, lambda run: None)
