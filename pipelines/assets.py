@@ -17,7 +17,7 @@ every exhibit-partitioned asset. An analysis that does not apply to an exhibit's
 import contextlib
 import os
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetExecutionContext,
+    AssetsDefinition,
     AssetSpec,
     Config,
     DynamicPartitionsDefinition,
@@ -266,6 +267,22 @@ def custody_chain(context: AssetCheckExecutionContext, evidence: EvidenceStoreRe
 STEP_DECODE_BYTES = 256 << 20
 
 
+def exhibit_asset(
+    *, deps: list[Any], group: str, kinds: set[str], description: str
+) -> Callable[[Callable[..., Any]], AssetsDefinition]:
+    """An analysis of one exhibit: partitioned by exhibit, retried like every step, and free to produce nothing
+    for an exhibit it does not apply to (`output_required=False`)."""
+    return asset(
+        partitions_def=exhibit_partitions,
+        deps=deps,
+        retry_policy=retry_policy(),
+        group_name=group,
+        kinds=kinds,
+        output_required=False,
+        description=description,
+    )
+
+
 VIDEO_AUDIO = (frozenset({"bwv", "audio"}), ("video/", "audio/"))
 PHOTO = (frozenset({"photo"}), ("image/",))
 
@@ -341,13 +358,10 @@ def _stored_probe(system: EvidenceSystem, summary: ExhibitSummary, copy: Path) -
     return probe_media(copy, looks_like_media=True)
 
 
-@asset(
-    partitions_def=exhibit_partitions,
+@exhibit_asset(
     deps=[original],
-    retry_policy=retry_policy(),
-    group_name="media",
+    group="media",
     kinds={"ffmpeg"},
-    output_required=False,
     description="Container, streams, device, time and place of a video or audio exhibit (ffprobe), one row.",
 )
 def media_probe(context: AssetExecutionContext, evidence: EvidenceStoreResource) -> Iterator[MaterializeResult[None]]:
@@ -389,13 +403,10 @@ def media_probe(context: AssetExecutionContext, evidence: EvidenceStoreResource)
     )
 
 
-@asset(
-    partitions_def=exhibit_partitions,
+@exhibit_asset(
     deps=[media_probe],
-    retry_policy=retry_policy(),
-    group_name="media",
+    group="media",
     kinds={"ffmpeg"},
-    output_required=False,
     description="A copy every browser plays: H.264/AAC MP4, faststart, at most 720p, upright; with provenance.",
 )
 def review_proxy(context: AssetExecutionContext, evidence: EvidenceStoreResource) -> Iterator[MaterializeResult[None]]:
@@ -566,13 +577,10 @@ def record_video_frames(
     return {Path(made.path): row.sha256 for made, row in zip(files, rows, strict=True)}
 
 
-@asset(
-    partitions_def=exhibit_partitions,
+@exhibit_asset(
     deps=[original],
-    retry_policy=retry_policy(),
-    group_name="photos",
+    group="photos",
     kinds={"python"},
-    output_required=False,
     description="EXIF of a photo (exifread): device, time with its source, GPS, orientation, editing; pHash.",
 )
 def photo_metadata(
@@ -631,13 +639,10 @@ def photo_metadata(
     )
 
 
-@asset(
-    partitions_def=exhibit_partitions,
+@exhibit_asset(
     deps=[photo_metadata],
-    retry_policy=retry_policy(),
-    group_name="photos",
+    group="photos",
     kinds={"python"},
-    output_required=False,
     description="A copy of a photo any browser shows: upright, at most 2048 px, sRGB, no metadata; with provenance.",
 )
 def display_copy(context: AssetExecutionContext, evidence: EvidenceStoreResource) -> Iterator[MaterializeResult[None]]:
@@ -673,13 +678,10 @@ def display_copy(context: AssetExecutionContext, evidence: EvidenceStoreResource
     )
 
 
-@asset(
-    partitions_def=exhibit_partitions,
+@exhibit_asset(
     deps=[media_probe],
-    retry_policy=retry_policy(),
-    group_name="audio",
+    group="audio",
     kinds={"ffmpeg"},
-    output_required=False,
     description="Loudness (EBU R128), silences, speech segments and a waveform image of a recording's sound.",
 )
 def audio_analysis(
@@ -733,13 +735,10 @@ def audio_analysis(
     )
 
 
-@asset(
-    partitions_def=exhibit_partitions,
+@exhibit_asset(
     deps=[audio_analysis],
-    retry_policy=retry_policy(),
-    group_name="audio",
+    group="audio",
     kinds={"python"},
-    output_required=False,
     description="A machine transcript, word by word with times, where a transcriber is configured "
     "(EXHIBIT_TRANSCRIBER; off by default).",
 )
@@ -819,13 +818,10 @@ _ACQUISITION_COLUMNS = (
 )
 
 
-@asset(
-    partitions_def=exhibit_partitions,
+@exhibit_asset(
     deps=[original],
-    retry_policy=retry_policy(),
-    group_name="devices",
+    group="devices",
     kinds={"python"},
-    output_required=False,
     description="A device image's media re-hashed (MD5, SHA-1, SHA-256) against the hashes its acquisition "
     "stored, its acquisition details, and its partitions and file systems.",
 )
