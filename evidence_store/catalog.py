@@ -174,7 +174,7 @@ class Derivative(Base):
     source_sha256: Mapped[str] = mapped_column(String(64))
     sha256: Mapped[str] = mapped_column(ForeignKey("objects.sha256"))
     tool: Mapped[str] = mapped_column(String(100))
-    tool_version: Mapped[str] = mapped_column(String(100))
+    tool_version: Mapped[str] = mapped_column(String(500))
     parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     run_id: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[str] = mapped_column(String(40))
@@ -192,7 +192,7 @@ class AnalysisResult(Base):
     sha256: Mapped[str] = mapped_column(ForeignKey("objects.sha256"))
     rows: Mapped[int] = mapped_column(BigInteger)
     tool: Mapped[str] = mapped_column(String(100))
-    tool_version: Mapped[str] = mapped_column(String(100))
+    tool_version: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[str] = mapped_column(String(40))
 
 

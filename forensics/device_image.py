@@ -27,6 +27,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import ctypes
+import ctypes.util
 import hashlib
 import os
 import queue
@@ -393,9 +394,10 @@ DEVICE_IMAGE_ERRORS = (
 
 def device_tool_versions() -> str:
     """The libraries that read device images, with versions: recorded with every result they made."""
+    _Libewf.library()
     return (
         f"pytsk3 (TSK {pytsk3.TSK_VERSION_STR}); libewf {pyewf.get_version()}; libvhdi {pyvhdi.get_version()}; "
-        f"libvmdk {pyvmdk.get_version()}; libqcow {pyqcow.get_version()}"
+        f"libvmdk {pyvmdk.get_version()}; libqcow {pyqcow.get_version()}; E01 verification read by {_Libewf.source}"
     )
 
 
@@ -1125,53 +1127,73 @@ def _fixed_vhd_footer(path: Path) -> bool:
 class _Libewf:
     """libewf's C API for checksum errors, which pyewf does not expose, through ctypes.
 
-    pyewf's extension module carries libewf linked in and exports its symbols, so ``ctypes.CDLL`` on the
-    module file finds the same library at no extra install. A second handle reads the media for verification;
-    libewf records a checksum error for every chunk it reads whose Adler-32/CRC fails, and the handle is asked
-    for them at the end. If the symbols are absent (a differently built wheel), verification still hashes
-    through pyewf and says the checksums are unknown.
+    The system's libewf (Debian's libewf2, which ewf-tools brings) is preferred: it is linked with zlib, while
+    the pyewf wheel inflates compressed chunks with libewf's own decoder, about four times slower (measured:
+    19.4 s against ewfverify's 5.3 s on a 1.5 GiB E01). Failing that, pyewf's extension module carries libewf
+    linked in and exports its symbols, so ``ctypes.CDLL`` on the module file finds it at no extra install. A
+    second handle reads the media for verification; libewf records a checksum error for every chunk it reads
+    whose Adler-32/CRC fails, and the handle is asked for them at the end. If the symbols are absent,
+    verification still hashes through pyewf and says the checksums are unknown.
     """
 
     _lib: Any = None
     _loaded = False
+    source = "none"  # which library verification read with: recorded with the result's tool versions
 
     @classmethod
     def library(cls) -> Any:
         if not cls._loaded:
             cls._loaded = True
-            try:
-                lib = ctypes.CDLL(str(pyewf.__file__))
-                vp, pvp = ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p)
-                signatures: dict[str, tuple[Any, list[Any]]] = {
-                    "libewf_handle_initialize": (ctypes.c_int, [pvp, pvp]),
-                    "libewf_handle_open": (
-                        ctypes.c_int,
-                        [vp, ctypes.POINTER(ctypes.c_char_p), ctypes.c_int, ctypes.c_int, pvp],
-                    ),
-                    "libewf_handle_read_buffer_at_offset": (
-                        ctypes.c_ssize_t,
-                        [vp, vp, ctypes.c_size_t, ctypes.c_int64, pvp],
-                    ),
-                    "libewf_handle_get_number_of_checksum_errors": (
-                        ctypes.c_int,
-                        [vp, ctypes.POINTER(ctypes.c_uint32), pvp],
-                    ),
-                    "libewf_handle_get_checksum_error": (
-                        ctypes.c_int,
-                        [vp, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_uint64), pvp],
-                    ),
-                    "libewf_handle_close": (ctypes.c_int, [vp, pvp]),
-                    "libewf_handle_free": (ctypes.c_int, [pvp, pvp]),
-                    "libewf_error_sprint": (ctypes.c_int, [vp, ctypes.c_char_p, ctypes.c_size_t]),
-                    "libewf_error_free": (None, [pvp]),
-                }
-                for name, (restype, argtypes) in signatures.items():
-                    function = getattr(lib, name)
-                    function.restype, function.argtypes = restype, argtypes
-                cls._lib = lib
-            except (OSError, AttributeError):
-                cls._lib = None
+            system = ctypes.util.find_library("ewf")
+            for candidate in ([system] if system else []) + [str(pyewf.__file__)]:
+                lib = cls._bind(candidate)
+                if lib is not None:
+                    cls._lib = lib
+                    version = ctypes.cast(lib.libewf_get_version(), ctypes.c_char_p).value or b"?"
+                    origin = "system" if candidate == system else "pyewf wheel"
+                    cls.source = f"libewf {version.decode('ascii', 'replace')} ({origin})"
+                    break
         return cls._lib
+
+    @staticmethod
+    def _bind(path: str) -> Any:
+        try:
+            lib = ctypes.CDLL(path)
+            # Older libewf names the positioned read `read_random`; newer ones `read_buffer_at_offset`.
+            if not hasattr(lib, "libewf_handle_read_buffer_at_offset"):
+                setattr(lib, "libewf_handle_read_buffer_at_offset", lib.libewf_handle_read_random)  # noqa: B010
+            lib.libewf_get_version.restype = ctypes.c_void_p
+            lib.libewf_get_version.argtypes = []
+            vp, pvp = ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p)
+            signatures: dict[str, tuple[Any, list[Any]]] = {
+                "libewf_handle_initialize": (ctypes.c_int, [pvp, pvp]),
+                "libewf_handle_open": (
+                    ctypes.c_int,
+                    [vp, ctypes.POINTER(ctypes.c_char_p), ctypes.c_int, ctypes.c_int, pvp],
+                ),
+                "libewf_handle_read_buffer_at_offset": (
+                    ctypes.c_ssize_t,
+                    [vp, vp, ctypes.c_size_t, ctypes.c_int64, pvp],
+                ),
+                "libewf_handle_get_number_of_checksum_errors": (
+                    ctypes.c_int,
+                    [vp, ctypes.POINTER(ctypes.c_uint32), pvp],
+                ),
+                "libewf_handle_get_checksum_error": (
+                    ctypes.c_int,
+                    [vp, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_uint64), pvp],
+                ),
+                "libewf_handle_close": (ctypes.c_int, [vp, pvp]),
+                "libewf_handle_free": (ctypes.c_int, [pvp, pvp]),
+                "libewf_error_sprint": (ctypes.c_int, [vp, ctypes.c_char_p, ctypes.c_size_t]),
+                "libewf_error_free": (None, [pvp]),
+            }
+            for name, (restype, argtypes) in signatures.items():
+                function = getattr(lib, name)
+                function.restype, function.argtypes = restype, argtypes
+            return lib
+        except (OSError, AttributeError):
+            return None
 
 
 class _LibewfReader:

@@ -14,7 +14,9 @@ import pytest
 
 from forensics.device_image import (
     DeviceImage,
+    SectorRange,
     Volume,
+    _Libewf,
     image_segments,
     list_volumes,
     open_device_image,
@@ -259,7 +261,12 @@ def test_truncated_segments(tmp_path: Path) -> None:
     # The stored MD5 was in the lost tail, so nothing is left to match; the lost chunks held zeros, so the
     # computed MD5 is still the original's, which is why unreadable bytes alone make an image unverified.
     assert (result.stored.items(), result.matches, result.verified) == ((), None, False)
-    assert result.unreadable_bytes == 1_081_344 and result.computed.md5 == EXT2_MD5
+    assert result.computed.md5 == EXT2_MD5
+    if _Libewf.source.endswith("(system)"):
+        # Debian's libewf (used for speed) reports the lost chunks as checksum errors rather than failing.
+        assert result.checksum_errors == (SectorRange(6080, 2112),)
+    else:
+        assert result.unreadable_bytes == 1_081_344
     assert volume.file_system == "Ext2"  # the superblock and tables are in the first segment
     # Cut inside the first sections, libewf refuses the file altogether.
     stub = tmp_path / "stub.E01"

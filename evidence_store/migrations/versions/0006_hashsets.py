@@ -1,5 +1,6 @@
 """hash sets: reference lists of known files (NSRL, a force's own known-good and known-bad lists), imported
-once and matched against every device listing by digest
+once and matched against every device listing by digest; tool versions of results and derivatives get room
+for the several libraries a device analysis names
 
 Revision ID: 0006
 Revises: 0005
@@ -40,9 +41,15 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["hashset_id"], ["hashsets.id"]),
     )
     op.create_index("ix_known_hashes_digest", "known_hashes", ["digest"])
+    for table in ("analysis_results", "derivatives"):
+        with op.batch_alter_table(table) as batch:
+            batch.alter_column("tool_version", existing_type=sa.String(length=100), type_=sa.String(length=500))
 
 
 def downgrade() -> None:
+    for table in ("analysis_results", "derivatives"):
+        with op.batch_alter_table(table) as batch:
+            batch.alter_column("tool_version", existing_type=sa.String(length=500), type_=sa.String(length=100))
     op.drop_index("ix_known_hashes_digest", table_name="known_hashes")
     op.drop_table("known_hashes")
     op.drop_table("hashsets")
