@@ -202,14 +202,25 @@ class FixityResult:
 
 
 def verify_exhibit_original(system: EvidenceSystem, actor: Actor, ident: str | int) -> FixityResult:
-    """Re-reads, decrypts and re-hashes one exhibit's original; records HASH_VERIFIED or FIXITY_FAILED.
+    """Re-reads, decrypts and re-hashes one exhibit's original (every segment of a split one); records
+    HASH_VERIFIED or FIXITY_FAILED for each, and returns the first failure, or the first segment's result.
 
     Transient store failures (the store did not answer) raise instead: they say nothing about the bytes.
     """
     with system.catalog.reading() as session:
         exhibit = get_exhibit(session, ident)
-        expected, exhibit_id, case_ref = exhibit.original.digests, exhibit.id, exhibit.case.reference
-    return _rehash(system, actor, expected, case_ref, exhibit_id)
+        exhibit_id, case_ref = exhibit.id, exhibit.case.reference
+        later = (
+            select(StoredObject)
+            .join(ExhibitSegment, ExhibitSegment.sha256 == StoredObject.sha256)
+            .where(ExhibitSegment.exhibit_id == exhibit.id, ExhibitSegment.position > 0)
+        )
+        expected = [
+            exhibit.original.digests,
+            *(o.digests for o in session.execute(later.order_by(ExhibitSegment.position)).scalars()),
+        ]
+    results = [_rehash(system, actor, digests, case_ref, exhibit_id) for digests in expected]
+    return next((r for r in results if not r.ok), results[0])
 
 
 def _rehash(system: EvidenceSystem, actor: Actor, expected: Digests, case_ref: str, exhibit_id: int) -> FixityResult:

@@ -24,8 +24,9 @@ from evidence_store.intake import IngestRequest, ingest
 from evidence_store.ledger import Ledger
 from evidence_store.settings import Settings
 from evidence_store.system import EvidenceSystem
+from pipelines.assets import original
 from pipelines.sample_media import make_bwv_clip, write_scene_photo
-from tests.conftest import settings_env
+from tests.conftest import flip_stored_byte, settings_env
 from tests.forensics.test_device_image import make_ewf, make_fat
 from tests.pipelines.dagster_support import failure_description, materialize_exhibit
 from tests.pipelines.test_cli import EXHIBIT
@@ -289,3 +290,26 @@ def test_the_listing_exports_as_dfxml_and_a_hashdeep_manifest(
     with system.catalog.reading() as session:
         views = [e.details.get("what") for e in Ledger.iter(session, exhibit_id=exhibit_id) if e.action == "VIEWED"]
     assert "device listing as dfxml" in views
+
+
+@pytest.mark.parametrize("settings", ["file-sqlite"], indirect=True)
+def test_the_fixity_check_covers_every_segment_of_a_split_original(
+    system: EvidenceSystem, analyst: Actor, settings: Settings, instance: DagsterInstance, tmp_path: Path
+) -> None:
+    create_case(system, analyst, "OP-DEVICE", "Seized laptop")
+    segments = make_ewf(tmp_path / "ewf", make_fat(tmp_path, kib=2880), segment_bytes="1MiB")
+    uid, exhibit_id = _ingest(system, analyst, *segments)
+    checked = materialize_exhibit(instance, settings, uid, assets=[original])
+    assert {e.check_name: e.passed for e in checked.get_asset_check_evaluations()}["fixity"]
+    with system.catalog.reading() as session:
+        verified = {e.object_sha256 for e in Ledger.iter(session, exhibit_id=exhibit_id) if e.action == "HASH_VERIFIED"}
+    assert verified == {hashlib.sha256(s.read_bytes()).hexdigest() for s in segments}
+    # A byte changed in the stored second segment fails the check, naming it.
+    second = hashlib.sha256(segments[1].read_bytes()).hexdigest()
+    flip_stored_byte(system, second)
+    again = materialize_exhibit(instance, settings, uid, assets=[original])
+    fixity = {e.check_name: e for e in again.get_asset_check_evaluations()}["fixity"]
+    assert not fixity.passed and fixity.metadata["code"].value == "EX-CHUNK-TAMPERED"
+    with system.catalog.reading() as session:
+        failed = [e.object_sha256 for e in Ledger.iter(session, exhibit_id=exhibit_id) if e.action == "FIXITY_FAILED"]
+    assert failed == [second]
