@@ -27,9 +27,7 @@ ffmpeg's fixed-precision log, never from a clock.
 
 from __future__ import annotations
 
-import functools
 import math
-import os
 import re
 import subprocess
 import tempfile
@@ -302,18 +300,6 @@ def _recorded(command: list[str], path: Path) -> tuple[str, ...]:
     return tuple(recorded)
 
 
-def _ffmpeg_version() -> str:
-    """`tool_version("ffmpeg")`, asked once per ffmpeg binary: starting ffmpeg costs a tenth of a second, more
-    than analysing a short clip. An upgrade replaces the file, which changes its identity and so the answer."""
-    found = os.stat(find_tool("ffmpeg"))
-    return _ffmpeg_version_of(found.st_ino, found.st_size, found.st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=4)
-def _ffmpeg_version_of(_inode: int, _size: int, _mtime_ns: int) -> str:
-    return tool_version("ffmpeg")
-
-
 def _package_version(distribution: str) -> str:
     try:
         return f"{distribution} {metadata.version(distribution)}"
@@ -519,7 +505,7 @@ def analyse_audio(path: str | Path, *, timeout: float, probe: MediaProbe | None 
         waveform=waveform,
         waveform_bucket_s=bucket_s,
         command=_recorded(command, path),
-        tools=(_ffmpeg_version(), _package_version("webrtcvad-wheels")),
+        tools=(tool_version("ffmpeg"), _package_version("webrtcvad-wheels")),
         warnings=tuple(warnings),
     )
 
@@ -804,7 +790,7 @@ class PocketSphinxTranscriber(Transcriber):
             segments=tuple(utterances.segments),
             duration_s=samples / PCM_RATE,
             command=_recorded(command, path),
-            tools=(_ffmpeg_version(), _package_version("pocketsphinx"), _package_version("webrtcvad-wheels")),
+            tools=(tool_version("ffmpeg"), _package_version("pocketsphinx"), _package_version("webrtcvad-wheels")),
             warnings=tuple(warnings),
         )
 

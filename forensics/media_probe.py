@@ -15,8 +15,10 @@ ffprobe runs as a child process with a time limit, so a hostile file can hang no
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -315,9 +317,20 @@ def find_tool(name: str) -> str:
 
 
 def tool_version(name: str = "ffprobe") -> str:
-    """`ffprobe 5.1.6-0+deb12u1` and the like: recorded with every result it made."""
-    proc = subprocess.run([find_tool(name), "-version"], capture_output=True, text=True, timeout=30)
-    first = proc.stdout.splitlines()[0] if proc.stdout else name
+    """`ffprobe 5.1.6-0+deb12u1` and the like: recorded with every result it made.
+
+    Asked once per binary: starting ffmpeg costs a tenth of a second, more than probing a short clip, and every
+    step records it. An upgrade replaces the file, which changes its identity and so the answer.
+    """
+    path = find_tool(name)
+    found = os.stat(path)
+    return _version_of(path, found.st_ino, found.st_size, found.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _version_of(path: str, _inode: int, _size: int, _mtime_ns: int) -> str:
+    proc = subprocess.run([path, "-version"], capture_output=True, text=True, timeout=30)
+    first = proc.stdout.splitlines()[0] if proc.stdout else os.path.basename(path)
     match = re.match(r"(\S+) version (\S+)", first)
     return f"{match[1]} {match[2]}" if match else first
 
