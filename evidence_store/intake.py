@@ -256,19 +256,23 @@ def ingest(
     return outcomes
 
 
-def _image_sets(sources: list[_Source]) -> list[list[_Source]]:
-    """The sources as exhibits: the files of a split device image (`disk.E01` + `disk.E02`, `disk.001` +
+def image_sets(paths: Sequence[Path]) -> list[tuple[Path, ...]]:
+    """The files as exhibits: the files of a split device image (`disk.E01` + `disk.E02`, `disk.001` +
     `disk.002`) together, in segment order, as one; every other file on its own."""
-    if len(sources) < 2:
-        return [[s] for s in sources]
-    # Imported here: the image libraries are not needed to ingest one photo.
+    if len(paths) < 2:
+        return [(p,) for p in paths]
+    # Imported here: the image libraries are not needed to ingest or watch for one photo.
     from forensics.device_image import segment_groups
 
-    grouped = segment_groups(s.path for s in sources)
-    if sum(len(group) for group in grouped) != len(sources):  # one path given twice: each is a receipt of its own
-        return [[s] for s in sources]
+    grouped = segment_groups(paths)
+    if sum(len(group) for group in grouped) != len(paths):  # one path given twice: each is a receipt of its own
+        return [(p,) for p in paths]
+    return grouped
+
+
+def _image_sets(sources: list[_Source]) -> list[list[_Source]]:
     by_path = {s.path: s for s in sources}
-    return [[by_path[p] for p in group] for group in grouped]
+    return [[by_path[p] for p in group] for group in image_sets([s.path for s in sources])]
 
 
 def _repeated_outcome(exhibit: Exhibit, paths: Iterable[str | os.PathLike[str]]) -> IngestOutcome:

@@ -41,7 +41,7 @@ from typing import Any
 from evidence_store.access import Actor
 from evidence_store.cases import check_case_reference, check_exhibit_reference
 from evidence_store.errors import BadSettingError
-from evidence_store.intake import IngestOutcome, IngestRequest, display_path, ingest
+from evidence_store.intake import IngestOutcome, IngestRequest, display_path, image_sets, ingest
 from evidence_store.settings import Settings
 from evidence_store.system import EvidenceSystem
 from schemas.errors import ExhibitError, InputError
@@ -231,22 +231,14 @@ def ready_files(folder: IntakeFolder, state: WatchState) -> tuple[list[Arrival],
         elif arrival.marked_done or state.seen.get(name) == arrival.fingerprint:
             ready_now.add(name)
     ready = []
-    for group in _image_sets(folder, list(arrivals)):
+    for paths in image_sets([folder.folder / name for name in arrivals]):
+        group = [p.name for p in paths]
         if not all(name in ready_now for name in group):
             continue  # a set goes when all of it is ready; a file already handed on is not handed on again
         first = arrivals[group[0]]
         ready.append(replace(first, segments=tuple(group[1:])))
         handed_on.update({name: arrivals[name].fingerprint for name in group})
     return ready, WatchState(seen=seen, handed_on=handed_on)
-
-
-def _image_sets(folder: IntakeFolder, names: list[str]) -> list[list[str]]:
-    if len(names) < 2:
-        return [[n] for n in names]
-    # Imported here: the image libraries are not needed to watch a folder of photos.
-    from forensics.device_image import segment_groups
-
-    return [[p.name for p in group] for group in segment_groups(folder.folder / n for n in names)]
 
 
 # -- what it is ---------------------------------------------------------------------------------------------
