@@ -42,6 +42,8 @@ class Permission(StrEnum):
     VERIFY_ALL = "verify_all"  # whole-deployment integrity checks and checkpoints
     MANAGE_KEYS = "manage_keys"  # rotate the signing and master keys
     MANAGE_HASHSETS = "manage_hashsets"  # import reference lists of known files (not case evidence)
+    REVIEW_FACES = "review_faces"  # merge, split and name persons; match reference photos (leads)
+    REDACT = "redact"  # make redacted copies of exhibits for disclosure
 
 
 _ALL = frozenset(ROLES)
@@ -59,6 +61,8 @@ POLICY: dict[Permission, tuple[frozenset[str], bool]] = {
     Permission.VERIFY_ALL: (frozenset({"supervisor", "admin"}), False),
     Permission.MANAGE_KEYS: (frozenset({"admin"}), False),
     Permission.MANAGE_HASHSETS: (frozenset({"analyst", "admin"}), False),
+    Permission.REVIEW_FACES: (frozenset({"investigator", "analyst", "supervisor"}), True),
+    Permission.REDACT: (frozenset({"analyst", "disclosure_officer"}), True),
 }
 # Admins add members to cases they do not belong to: that is how a case gets its first analyst.
 _MEMBERSHIP_EXEMPT = {(Permission.MANAGE_MEMBERS, "admin")}

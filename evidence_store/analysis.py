@@ -23,7 +23,7 @@ from evidence_store.errors import NotFoundError, UnknownTableError
 from evidence_store.ledger import format_time
 from evidence_store.system import EvidenceSystem
 from schemas.records import CustodyAction
-from schemas.tables import TABLES
+from schemas.tables import CASE_TABLES, TABLES
 
 PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
 
@@ -71,6 +71,42 @@ def record_table_batches(
         if exhibit is None:
             raise NotFoundError(f"no exhibit {exhibit_id}", exhibit=exhibit_id)
         authorize(system, session, actor, Permission.ANALYSE, exhibit.case, exhibit_id=exhibit_id)
+    return _store_table(system, actor, exhibit.case_id, exhibit_id, name, schema, batches, tool, tool_version)
+
+
+def record_case_table(
+    system: EvidenceSystem,
+    actor: Actor,
+    case_ref: str,
+    name: str,
+    table: pa.Table,
+    *,
+    tool: str,
+    tool_version: str,
+) -> AnalysisResult:
+    """Stores a table about a whole case (`CASE_TABLES`: the persons its faces cluster into), replacing the
+    case's earlier one for reading, and records an ANALYSED event on the case."""
+    schema = table_schema(name)
+    if name not in CASE_TABLES:
+        raise UnknownTableError(f"{name} is a table per exhibit, not per case", table=name)
+    with system.catalog.reading() as session:
+        case = get_case(session, case_ref)
+        authorize(system, session, actor, Permission.ANALYSE, case)
+        case_id = case.id
+    return _store_table(system, actor, case_id, None, name, schema, table.to_batches(), tool, tool_version)
+
+
+def _store_table(
+    system: EvidenceSystem,
+    actor: Actor,
+    case_id: int,
+    exhibit_id: int | None,
+    name: str,
+    schema: pa.Schema,
+    batches: Iterable[pa.RecordBatch],
+    tool: str,
+    tool_version: str,
+) -> AnalysisResult:
     rows = 0
     # Spooled: small tables stay in memory, large ones spill to disk.
     with tempfile.SpooledTemporaryFile(max_size=32 << 20) as spool:
@@ -84,14 +120,13 @@ def record_table_batches(
     now = format_time(datetime.now(UTC))
     with system.catalog.transaction() as session:
         system.ledger.lock(session)
-        exhibit = session.get(Exhibit, exhibit_id)
-        assert exhibit is not None
-        case = session.get(Case, exhibit.case_id)
+        case = session.get(Case, case_id)
         assert case is not None
+        exhibit = session.get(Exhibit, exhibit_id) if exhibit_id is not None else None
         ensure_object_row(session, result, PARQUET_MEDIA_TYPE, now)
         row = AnalysisResult(
-            case_id=exhibit.case_id,
-            exhibit_id=exhibit.id,
+            case_id=case_id,
+            exhibit_id=exhibit_id,
             table_name=name,
             sha256=result.digests.sha256,
             rows=rows,
@@ -107,8 +142,8 @@ def record_table_batches(
             actor=actor.name,
             role=actor.role,
             case_ref=case.reference,
-            exhibit_id=exhibit.id,
-            object_sha256=exhibit.original_sha256,
+            exhibit_id=exhibit_id,
+            object_sha256=exhibit.original_sha256 if exhibit is not None else None,
             details={
                 "table": name,
                 "rows": rows,
@@ -120,7 +155,7 @@ def record_table_batches(
     return row
 
 
-def _newest_results(session: Session, query: Select[AnalysisResult]) -> list[str]:
+def newest_results(session: Session, query: Select[AnalysisResult]) -> list[str]:
     """The newest result of each producer for each exhibit, by exhibit then producer.
 
     Most tables have one producer (the step named after them); `warnings` has one per step that noticed
@@ -128,7 +163,7 @@ def _newest_results(session: Session, query: Select[AnalysisResult]) -> list[str
     """
     newest: dict[tuple[int, str], str] = {}
     for result in session.execute(query.order_by(AnalysisResult.id)).scalars():
-        newest[(result.exhibit_id, result.tool)] = result.sha256
+        newest[(result.exhibit_id or 0, result.tool)] = result.sha256  # 0: a case-level table
     return [newest[key] for key in sorted(newest)]
 
 
@@ -184,7 +219,7 @@ def read_table(
         query = select(AnalysisResult).where(AnalysisResult.case_id == case.id, AnalysisResult.table_name == name)
         if exhibit_id is not None:
             query = query.where(AnalysisResult.exhibit_id == exhibit_id)
-        results = _newest_results(session, query)
+        results = newest_results(session, query)
     table = _read(system, results, schema, limit)
     record_view(system, actor, f"table:{name}", case_ref, exhibit_id, reason=reason)
     return table
@@ -196,7 +231,12 @@ def newest_batches(system: EvidenceSystem, exhibit_id: int, name: str) -> Iterat
     table_schema(name)  # an unknown table is a coded error, not an empty answer
     with system.catalog.reading() as session:
         query = select(AnalysisResult).where(AnalysisResult.exhibit_id == exhibit_id, AnalysisResult.table_name == name)
-        results = _newest_results(session, query)
+        results = newest_results(session, query)
+    yield from result_batches(system, results)
+
+
+def result_batches(system: EvidenceSystem, results: Iterable[str]) -> Iterator[pa.RecordBatch]:
+    """The rows of stored tables (`newest_results`), batch by batch, each table closed once read."""
     for sha256 in results:
         batches = _batches(system, sha256, 65536)
         try:
@@ -211,7 +251,7 @@ def newest_rows(system: EvidenceSystem, exhibit_id: int, name: str, limit: int =
     result of the step before it)."""
     with system.catalog.reading() as session:
         query = select(AnalysisResult).where(AnalysisResult.exhibit_id == exhibit_id, AnalysisResult.table_name == name)
-        results = _newest_results(session, query)
+        results = newest_results(session, query)
     rows: list[dict[str, Any]] = _read(system, results, table_schema(name), limit).to_pylist()
     return rows
 

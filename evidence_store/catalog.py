@@ -37,7 +37,7 @@ from evidence_store.errors import NotInitialisedError
 if TYPE_CHECKING:
     from evidence_store.objects import PutResult
 
-SCHEMA_HEAD = "0006"
+SCHEMA_HEAD = "0007"
 
 
 def utcnow() -> datetime:
@@ -181,13 +181,13 @@ class Derivative(Base):
 
 
 class AnalysisResult(Base):
-    """One analysis table (a Parquet object in the store) for one exhibit."""
+    """One analysis table (a Parquet object in the store) for one exhibit, or for a whole case (no exhibit)."""
 
     __tablename__ = "analysis_results"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    exhibit_id: Mapped[int] = mapped_column(ForeignKey("exhibits.id"), index=True)
+    exhibit_id: Mapped[int | None] = mapped_column(ForeignKey("exhibits.id"), index=True)
     table_name: Mapped[str] = mapped_column(String(100), index=True)
     sha256: Mapped[str] = mapped_column(ForeignKey("objects.sha256"))
     rows: Mapped[int] = mapped_column(BigInteger)

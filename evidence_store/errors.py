@@ -95,3 +95,9 @@ class BadSettingError(ConfigError):
 
 class KeyMissingError(ConfigError):
     code = "EX-KEY-MISSING"
+
+
+class PersonDecisionError(InputError):
+    """A decision about persons that cannot be made as asked (unknown person, nothing to split, name clash)."""
+
+    code = "EX-PERSON-DECISION"

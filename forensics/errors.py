@@ -151,3 +151,28 @@ class DeviceSegmentsMixedError(InputError):
     """The files given as one split image are not one image: two claim the same segment, or one is no segment."""
 
     code = "EX-DEVICE-SEGMENTS-MIXED"
+
+
+class FaceReferenceError(InputError):
+    """A reference photo for face matching that does not show exactly one face."""
+
+    code = "EX-FACE-REFERENCE"
+
+
+class VideoFacesError(FormatError):
+    """Failed: not one frame of the video decodes, so no face could be looked for (original kept)."""
+
+    code = "EX-FACES-UNDECODABLE"
+
+
+class RedactionFailedError(ToolError):
+    """ffmpeg stopped with an error while decoding the original or encoding its redacted copy (its last complaints
+    end the message): nothing is written."""
+
+    code = "EX-REDACT-FAILED"
+
+
+class RedactionTargetError(InputError):
+    """The redacted copy would replace its own original, or its name asks for a format that is not written."""
+
+    code = "EX-REDACT-TARGET"

@@ -141,6 +141,83 @@ def _decode(image: Image.Image, max_side: int, max_bytes: int) -> tuple[Decoded,
     return decoded, orientation, icc if isinstance(icc, bytes) else None, _has_alpha(image), applied
 
 
+def _decode_tolerating_truncation(
+    path: Path, max_side: int, max_bytes: int, warnings: list[PhotoWarning]
+) -> tuple[tuple[Decoded, int, bytes | None, bool, int], str, tuple[int, int], str]:
+    """`_decode`, and for a JPEG cut short a second attempt that shows what decodes (with a warning); also the
+    source's format, size and pixel mode."""
+    truncated: PhotoDamagedError | None = None
+    with open_photo(path) as image:
+        source_format, source_size, source_mode = image.format or "unknown", image.size, image.mode
+        try:
+            decoded = _decode(image, max_side, max_bytes)
+        except PhotoDamagedError as exc:
+            if source_format not in ("JPEG", "MPO"):
+                raise
+            truncated = exc
+    if truncated is not None:
+        # A JPEG cut short (a partial download, a carved file) still shows most of its picture: decode it again
+        # with an EOI marker after the data, which makes libjpeg finish the scan rather than wait for more.
+        with open_photo(path, pad_eoi=True) as padded:
+            try:
+                decoded = _decode(padded, max_side, max_bytes)
+            except PhotoDamagedError:
+                raise truncated from None
+        warnings.append(
+            PhotoWarning(
+                "EX-PHOTO-TRUNCATED",
+                f"the JPEG data ends early ({truncated.__cause__ or truncated.message}); "
+                "the copy shows what decodes, the rest flat",
+            )
+        )
+    return decoded, source_format, source_size, source_mode
+
+
+@dataclass(frozen=True, slots=True)
+class UprightPixels:
+    """A photo as an analyser sees it: upright RGB pixels fitted within a size, and how they relate to the file."""
+
+    image: Image.Image  # mode RGB, upright (EXIF orientation applied), at most max_side on its longer side
+    upright_size: tuple[int, int]  # the whole picture's size once upright: coordinates are reported in these
+    orientation_applied: int
+    source_format: str
+    warnings: tuple[PhotoWarning, ...]
+
+    @property
+    def scale(self) -> float:
+        """Analysed pixels per upright pixel (1.0 when the photo fitted as it was)."""
+        return self.image.width / self.upright_size[0]
+
+
+def upright_pixels(path: str | Path, max_side: int, *, max_decode_bytes: int = MAX_DECODE_BYTES) -> UprightPixels:
+    """The photo at `path` decoded within the memory budget, fitted within `max_side`, turned upright and made
+    8-bit RGB (transparency dropped onto black, as a detector sees it): what face detection looks at.
+
+    Raises as `make_display_copy`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MediaMissingError(f"{path} does not exist", path=str(path))
+    warnings: list[PhotoWarning] = []
+    decoded, source_format, source_size, source_mode = _decode_tolerating_truncation(
+        path, max_side, max_decode_bytes, warnings
+    )
+    pixels, orientation, _icc, _alpha, applied = decoded
+    fitted = (
+        pixels.image.resize(pixels.target, Image.Resampling.LANCZOS)
+        if pixels.image.size != pixels.target
+        else pixels.image
+    )
+    if fitted.mode in ("I", "F"):
+        fitted = _eight_bit(fitted, source_mode)
+    fitted = upright(fitted.convert("RGB"), orientation)
+    turned = orientation in (5, 6, 7, 8)  # the transposing orientations swap width and height
+    size = (source_size[1], source_size[0]) if turned else source_size
+    if source_format == "HEIF":  # libheif turned it already, and the size Pillow reports is the upright one
+        size = source_size
+    return UprightPixels(fitted, size, applied, source_format, tuple(warnings))
+
+
 def make_display_copy(
     path: str | Path,
     target: str | Path,
@@ -163,30 +240,9 @@ def make_display_copy(
     if not path.is_file():
         raise MediaMissingError(f"{path} does not exist", path=str(path))
     warnings: list[PhotoWarning] = []
-    truncated: PhotoDamagedError | None = None
-    with open_photo(path) as image:
-        source_format, source_size, source_mode = image.format or "unknown", image.size, image.mode
-        try:
-            decoded = _decode(image, max_side, max_decode_bytes)
-        except PhotoDamagedError as exc:
-            if source_format not in ("JPEG", "MPO"):
-                raise
-            truncated = exc
-    if truncated is not None:
-        # A JPEG cut short (a partial download, a carved file) still shows most of its picture: decode it again
-        # with an EOI marker after the data, which makes libjpeg finish the scan rather than wait for more.
-        with open_photo(path, pad_eoi=True) as padded:
-            try:
-                decoded = _decode(padded, max_side, max_decode_bytes)
-            except PhotoDamagedError:
-                raise truncated from None
-        warnings.append(
-            PhotoWarning(
-                "EX-PHOTO-TRUNCATED",
-                f"the JPEG data ends early ({truncated.__cause__ or truncated.message}); "
-                "the copy shows what decodes, the rest flat",
-            )
-        )
+    decoded, source_format, source_size, source_mode = _decode_tolerating_truncation(
+        path, max_side, max_decode_bytes, warnings
+    )
     # the pixels outlive the `with`: leaving an ImageFile's context closes its file, not its pixels
     pixels, orientation, icc, alpha, applied = decoded
 

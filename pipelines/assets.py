@@ -1080,18 +1080,3 @@ def device_contents(
             ),
         },
     )
-
-
-EXHIBIT_ASSETS = [
-    original,
-    media_probe,
-    review_proxy,
-    video_frames,
-    audio_analysis,
-    transcript,
-    photo_metadata,
-    display_copy,
-    device_verification,
-    device_contents,
-]
-EXHIBIT_CHECKS = [fixity, custody_chain]

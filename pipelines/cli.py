@@ -633,9 +633,14 @@ def show(exhibit: str, reason: str | None, as_json: bool) -> None:
 def query(
     table_name: str, case_ref: str, exhibit: str | None, limit: int | None, reason: str | None, as_json: bool
 ) -> None:
-    """Rows of an analysis table (e.g. warnings) for a case or one exhibit."""
+    """Rows of an analysis table (e.g. warnings) for a case or one exhibit.
+
+    `face_detections` comes with each face's person and without its encoding; `persons` lists the case's persons
+    with their appearances."""
     from evidence_store.analysis import read_table
     from evidence_store.cases import get_exhibit
+    from evidence_store.faces import case_persons, face_detections_with_persons
+    from pipelines.cli_faces import print_detections, print_persons
 
     with _coded(as_json):
         system, actor = _acting()
@@ -643,7 +648,29 @@ def query(
         if exhibit is not None:
             with system.catalog.reading() as session:
                 exhibit_id = get_exhibit(session, exhibit).id
-        table = read_table(system, actor, table_name, case_ref, exhibit_id, limit=limit, reason=reason)
+        if table_name in ("persons", "case_persons"):
+            found = [p.to_dict() for p in case_persons(system, actor, case_ref, reason=reason)]
+            if exhibit_id is not None:
+                found = [
+                    {**p, "appearances": [a for a in p["appearances"] if a["exhibit_id"] == exhibit_id]} for p in found
+                ]
+                found = [p for p in found if p["appearances"]]
+        elif table_name == "face_detections":
+            detections = face_detections_with_persons(system, actor, case_ref, exhibit_id, reason=reason)[:limit]
+        else:
+            table = read_table(system, actor, table_name, case_ref, exhibit_id, limit=limit, reason=reason)
+    if table_name in ("persons", "case_persons"):
+        if as_json:
+            _emit_json({"table": "persons", "case": case_ref, "persons": found, "count": len(found)})
+        else:
+            print_persons(found)
+        return
+    if table_name == "face_detections":
+        if as_json:
+            _emit_json({"table": table_name, "case": case_ref, "rows": detections, "count": len(detections)})
+        else:
+            print_detections(detections)
+        return
     rows = table.to_pylist()
     if as_json:
         _emit_json({"table": table_name, "case": case_ref, "rows": rows, "count": len(rows)})
@@ -820,6 +847,9 @@ def demo(out_dir: Path | None, as_json: bool) -> None:
     if not summary["verification"]["ok"]:
         sys.exit(EXIT_FAILED)
 
+
+# Command groups kept in their own modules, registered on `cli` when it is imported.
+from pipelines import cli_faces  # noqa: E402, F401
 
 if __name__ == "__main__":
     main()

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dagster import Definitions, JobDefinition
 
 from evidence_store.intake_folders import load_intake_folders
-from pipelines.assets import EXHIBIT_ASSETS, EXHIBIT_CHECKS
 from pipelines.execution import executor
+from pipelines.face_assets import cluster_persons_job, persons_after_faces
+from pipelines.graph import CASE_ASSETS, EXHIBIT_ASSETS, EXHIBIT_CHECKS
 from pipelines.intake_sensors import intake_sensor, new_exhibits
 from pipelines.jobs import process_exhibit_job
 from pipelines.maintenance import (
@@ -30,10 +31,10 @@ def build_definitions(evidence: EvidenceStoreResource | None = None) -> Definiti
     evidence = evidence or EvidenceStoreResource()
     folders = load_intake_folders(evidence.settings())
     return Definitions(
-        assets=EXHIBIT_ASSETS,
+        assets=[*EXHIBIT_ASSETS, *CASE_ASSETS],
         asset_checks=EXHIBIT_CHECKS,
-        jobs=[process_exhibit_job, fixity_sweep_job, ledger_checkpoint_job, intake_quarantine_job],
-        sensors=[*(intake_sensor(folder) for folder in folders), new_exhibits],
+        jobs=[process_exhibit_job, cluster_persons_job, fixity_sweep_job, ledger_checkpoint_job, intake_quarantine_job],
+        sensors=[*(intake_sensor(folder) for folder in folders), new_exhibits, persons_after_faces],
         schedules=[nightly_fixity, hourly_checkpoint],
         resources={"evidence": evidence},
         executor=executor(),

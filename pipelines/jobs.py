@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dagster import AssetSelection, define_asset_job
 
-from pipelines.assets import EXHIBIT_ASSETS
+from pipelines.graph import EXHIBIT_ASSETS
 
 # Every exhibit-partitioned asset and its checks: an analysis added to EXHIBIT_ASSETS runs for each new exhibit.
 process_exhibit_job = define_asset_job(

@@ -42,3 +42,6 @@ class CustodyAction(StrEnum):
     MEMBER_ADDED = "MEMBER_ADDED"
     DOWNLOADED = "DOWNLOADED"
     HASHSET_IMPORTED = "HASHSET_IMPORTED"
+    PERSON_DECIDED = "PERSON_DECIDED"  # a user merged, split or named persons found by face clustering
+    FACE_REFERENCE_ADDED = "FACE_REFERENCE_ADDED"
+    FACE_MATCHED = "FACE_MATCHED"  # a reference was compared with a case's faces: the leads it gave

@@ -312,6 +312,54 @@ DEVICE_FILES = pa.schema(
     metadata={"description": "every file, directory and stream of a device image's file systems, with hashes"},
 )
 
+_BOX_FIELDS: list[pa.Field[Any]] = [  # face_recognition's order, in display-frame pixels (photos upright)
+    pa.field("top", pa.int32(), nullable=False),
+    pa.field("right", pa.int32(), nullable=False),
+    pa.field("bottom", pa.int32(), nullable=False),
+    pa.field("left", pa.int32(), nullable=False),
+]
+FACE_ENCODING = pa.list_(pa.float32(), 128)
+_FACE_DETECTION_FIELDS: list[pa.Field[Any]] = [
+    pa.field("exhibit_id", pa.int64(), nullable=False),
+    pa.field("exhibit_ref", pa.string(), nullable=False),
+    pa.field("track", pa.int32(), nullable=False),  # 1, 2, ... per exhibit; a photo's faces are one track each
+    pa.field("time_s", pa.float64()),  # from the video's first frame; null for a photo
+    *_BOX_FIELDS,
+    pa.field("frame_width", pa.int32(), nullable=False),
+    pa.field("frame_height", pa.int32(), nullable=False),
+    pa.field("face_height_px", pa.int32(), nullable=False),
+    pa.field("sharpness", pa.float32(), nullable=False),
+    pa.field("landmarks_plausible", pa.bool_(), nullable=False),
+    pa.field("quality", pa.float32(), nullable=False),  # 0..1
+    pa.field("encoding", FACE_ENCODING),  # personal data: only in the encrypted store; null where not encoded
+    pa.field("model", pa.string(), nullable=False),  # detector: hog or cnn
+]
+FACE_DETECTIONS = pa.schema(
+    _FACE_DETECTION_FIELDS,
+    metadata={"description": "faces found in a photo or in sampled video frames, tracked, with encodings"},
+)
+_CASE_PERSON_FIELDS: list[pa.Field[Any]] = [
+    pa.field("person_id", pa.string(), nullable=False),  # P1, P2, ... stable across re-clustering
+    pa.field("name", pa.string()),  # given by a user; null until then
+    pa.field("confirmed", pa.bool_(), nullable=False),  # a user decided something about this person
+    pa.field("confidence", pa.float32(), nullable=False),  # of the person: how tightly its faces agree, 0..1
+    pa.field("exhibit_id", pa.int64(), nullable=False),
+    pa.field("exhibit_ref", pa.string(), nullable=False),
+    pa.field("track", pa.int32(), nullable=False),
+    pa.field("start_s", pa.float64()),  # the appearance's first and last sampled time; null for a photo
+    pa.field("end_s", pa.float64()),
+    pa.field("time_s", pa.float64()),  # of the best face of the appearance (the box below)
+    *_BOX_FIELDS,
+    pa.field("quality", pa.float32(), nullable=False),
+    pa.field("distance", pa.float32(), nullable=False),  # from the person's mean encoding
+    pa.field("representative", pa.bool_(), nullable=False),  # the face shown for the person
+    pa.field("pinned", pa.bool_(), nullable=False),  # placed by a user's decision, not by the clustering
+]
+CASE_PERSONS = pa.schema(
+    _CASE_PERSON_FIELDS,
+    metadata={"description": "persons of a case: face appearances clustered across exhibits, one row each"},
+)
+
 TABLES: dict[str, pa.Schema] = {
     "warnings": WARNINGS,
     "media_probe": MEDIA_PROBE,
@@ -323,4 +371,7 @@ TABLES: dict[str, pa.Schema] = {
     "device_verification": DEVICE_VERIFICATION,
     "device_volumes": DEVICE_VOLUMES,
     "device_files": DEVICE_FILES,
+    "face_detections": FACE_DETECTIONS,
+    "case_persons": CASE_PERSONS,
 }
+CASE_TABLES = frozenset({"case_persons"})  # one per case, not per exhibit

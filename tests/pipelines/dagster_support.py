@@ -10,8 +10,9 @@ from typing import Any
 from dagster import DagsterInstance, ExecuteInProcessResult, RunRequest, SensorResult, build_sensor_context, materialize
 
 from evidence_store.settings import Settings
-from pipelines.assets import EXHIBIT_ASSETS, EXHIBIT_CHECKS, exhibit_partitions
+from pipelines.assets import exhibit_partitions
 from pipelines.definitions import build_definitions
+from pipelines.graph import EXHIBIT_ASSETS, EXHIBIT_CHECKS
 from pipelines.resources import EvidenceStoreResource
 
 
