@@ -19,7 +19,7 @@ from sqlalchemy import select
 from evidence_store.access import Actor, Permission, authorize
 from evidence_store.catalog import Case, Derivative, Exhibit, ensure_object_row
 from evidence_store.errors import NotFoundError
-from evidence_store.ledger import format_time
+from evidence_store.ledger import format_time, plain
 from evidence_store.system import EvidenceSystem
 from schemas.records import CustodyAction
 
@@ -38,6 +38,8 @@ class Provenance:
             raise ValueError("a derivative's source is named by its SHA-256")
         if not self.tool or not self.tool_version:
             raise ValueError("a derivative names the tool and version that made it")
+        # Recorded on the ledger as they are: numbers with fractions as text (canonical JSON has no floats).
+        object.__setattr__(self, "parameters", plain(self.parameters))
 
 
 @dataclass(frozen=True, slots=True)

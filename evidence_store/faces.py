@@ -444,7 +444,8 @@ class Person:
         }
 
 
-def _persons_table(system: EvidenceSystem, case_id: int) -> list[dict[str, Any]]:
+def persons_rows(system: EvidenceSystem, case_id: int) -> list[dict[str, Any]]:
+    """The newest case_persons rows of a case, for a caller that has authorised the read."""
     with system.catalog.reading() as session:
         query = select(AnalysisResult).where(
             AnalysisResult.case_id == case_id, AnalysisResult.table_name == "case_persons"
@@ -463,7 +464,7 @@ def case_persons(system: EvidenceSystem, actor: Actor, case_ref: str, reason: st
         authorize(system, session, actor, Permission.VIEW, case)
         case_id = case.id
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in _persons_table(system, case_id):
+    for row in persons_rows(system, case_id):
         grouped[row["person_id"]].append(row)
     persons = []
     for person_id in sorted(grouped, key=_number):
@@ -498,7 +499,7 @@ def face_detections_with_persons(
                 AnalysisResult.exhibit_id == exhibit_id, AnalysisResult.table_name == "face_detections"
             )
             results = newest_results(session, query)
-    person_of = {(r["exhibit_id"], r["track"]): r["person_id"] for r in _persons_table(system, case_id)}
+    person_of = {(r["exhibit_id"], r["track"]): r["person_id"] for r in persons_rows(system, case_id)}
     rows = []
     for batch in result_batches(system, results):
         encoded = batch.column("encoding").is_valid().to_pylist()
@@ -519,7 +520,7 @@ def _current(system: EvidenceSystem, actor: Actor, case_ref: str) -> tuple[Case,
         case = get_case(session, case_ref)
         authorize(system, session, actor, Permission.REVIEW_FACES, case)
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in _persons_table(system, case.id):
+    for row in persons_rows(system, case.id):
         grouped[row["person_id"]].append(row)
     if not grouped:
         raise PersonDecisionError(
@@ -717,7 +718,7 @@ def match_reference(
         details={"name": name, "source_name": Path(photo).name, "box": list(box.as_tuple())},
     )
     reference = np.asarray(encoding, dtype=np.float32)
-    person_of = {(r["exhibit_id"], r["track"]): r["person_id"] for r in _persons_table(system, case_id)}
+    person_of = {(r["exhibit_id"], r["track"]): r["person_id"] for r in persons_rows(system, case_id)}
     leads = []
     for appearance in case_appearances(system, case_id):
         distances = [float(np.linalg.norm(e - reference)) for e in appearance.encodings]

@@ -50,6 +50,18 @@ def canonical_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
+def plain(value: Any) -> Any:
+    """`value` with every float written as text (Python's shortest round-trip form), tuples as lists: what custody
+    details may hold. For records that come from analysers' parameters (a padding of 0.3, a frame rate)."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, float):
+        return repr(value)
+    return value
+
+
 def _check_plain(value: Any, where: str) -> None:
     """Details hold only strings, integers, booleans, nulls, lists and objects: floats do not hash portably."""
     if isinstance(value, dict):

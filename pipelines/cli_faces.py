@@ -208,3 +208,82 @@ def persons_match(
         )
     out.print(view)
     out.print(f"{data['leads']} lead(s) among {data['compared']} appearance(s)")
+
+
+@cli.command()
+@click.argument("exhibit")
+@click.option("--except", "except_persons", multiple=True, help="Obscure every face but this person's (repeat).")
+@click.option("--only", "only_persons", multiple=True, help="Obscure only this person's face (repeat).")
+@click.option("--all-faces", is_flag=True, help="Obscure every face found.")
+@click.option("--method", type=click.Choice(["blur", "pixelate", "fill"]), default="blur", show_default=True)
+@click.option("--shape", type=click.Choice(["ellipse", "rectangle"]), default="ellipse", show_default=True)
+@click.option("--padding", type=click.FloatRange(0.0, 2.0), default=0.3, show_default=True)
+@click.option("--reason", help="Why: recorded with the redacted copy.")
+@json_option
+def redact(
+    exhibit: str,
+    except_persons: tuple[str, ...],
+    only_persons: tuple[str, ...],
+    all_faces: bool,
+    method: str,
+    shape: str,
+    padding: float,
+    reason: str | None,
+    as_json: bool,
+) -> None:
+    """A redacted copy of a photo or video (a derivative; the original is untouched), pending a reviewer's
+    approval before it can be disclosed."""
+    from evidence_store.redaction import redact_exhibit
+    from forensics.redaction import RedactionSettings
+
+    chosen = [
+        flag for flag, on in (("--except", except_persons), ("--only", only_persons), ("--all-faces", all_faces)) if on
+    ]
+    if len(chosen) != 1:
+        raise click.UsageError("say which faces: --except PERSON..., --only PERSON... or --all-faces")
+    mode = {"--except": "except", "--only": "only", "--all-faces": "all"}[chosen[0]]
+    with _coded(as_json):
+        system, actor = _acting()
+        settings = RedactionSettings(method=method, shape=shape, padding=padding)
+        outcome = redact_exhibit(
+            system,
+            actor,
+            exhibit,
+            mode=mode,
+            persons=list(except_persons or only_persons),
+            settings=settings,
+            reason=reason,
+        )
+    if as_json:
+        _emit_json(outcome.to_dict())
+        return
+    out.print(
+        f"{outcome.exhibit_ref}: redacted copy {outcome.derivative_sha256[:16]}… ({outcome.tracks_redacted} face "
+        f"track(s) obscured, {outcome.tracks_kept} kept; {outcome.frames_redacted}/{outcome.frames} frame(s) "
+        f"touched): [yellow]{outcome.status}[/]"
+    )
+    out.print(f"review it: exhibit redaction review {exhibit} {outcome.derivative_sha256} --approve --note '...'")
+
+
+@cli.group()
+def redaction() -> None:
+    """Redacted copies: a reviewer's verdict before disclosure."""
+
+
+@redaction.command("review")
+@click.argument("exhibit")
+@click.argument("sha256")
+@click.option("--approve/--reject", required=True, help="The verdict, after watching the copy through.")
+@click.option("--note", required=True, help="What was checked: goes on the custody ledger with the verdict.")
+@json_option
+def redaction_review(exhibit: str, sha256: str, approve: bool, note: str, as_json: bool) -> None:
+    """Approve or reject a redacted copy of an exhibit."""
+    from evidence_store.redaction import review_redaction
+
+    with _coded(as_json):
+        system, actor = _acting()
+        verdict = review_redaction(system, actor, exhibit, sha256, "approved" if approve else "rejected", note)
+    if as_json:
+        _emit_json({"exhibit": exhibit, "derivative_sha256": sha256, "verdict": verdict})
+    else:
+        out.print(f"{exhibit}: redacted copy {sha256[:16]}… {verdict}")

@@ -45,3 +45,4 @@ class CustodyAction(StrEnum):
     PERSON_DECIDED = "PERSON_DECIDED"  # a user merged, split or named persons found by face clustering
     FACE_REFERENCE_ADDED = "FACE_REFERENCE_ADDED"
     FACE_MATCHED = "FACE_MATCHED"  # a reference was compared with a case's faces: the leads it gave
+    REDACTION_REVIEWED = "REDACTION_REVIEWED"  # a reviewer approved or rejected a redacted copy

@@ -1,0 +1,116 @@
+"""The parts of face analysis that need no face: boxes, quality, settings, the tracker, clustering and its score.
+(Detection itself is measured on real photos and video in tests/realdata/test_faces_realdata.py.)"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from forensics.face_clusters import chinese_whispers, pairwise_score
+from forensics.faces import FaceBox, FaceDetection, FaceQuality, FaceSettings, _quality, _Tracker
+
+
+def test_boxes_are_validated_and_measured() -> None:
+    box = FaceBox(10, 60, 110, 20)
+    assert (box.width, box.height, box.centre) == (40, 100, (40.0, 60.0))
+    assert box.iou(box) == 1.0 and box.iou(FaceBox(200, 260, 300, 220)) == 0.0
+    assert box.iou(FaceBox(10, 80, 110, 40)) == pytest.approx(20 * 100 / (2 * 4000 - 20 * 100))
+    assert box.scaled(2.0, (1000, 1000)) == FaceBox(20, 120, 220, 40)
+    assert box.scaled(20.0, (640, 360)) == FaceBox(200, 640, 360, 400)  # clipped to the frame
+    for bad in [(10, 60, 10, 20), (10, 20, 110, 20), (-1, 60, 110, 20)]:
+        with pytest.raises(ValueError):
+            FaceBox(*bad)
+
+
+def test_records_refuse_what_cannot_be() -> None:
+    quality = FaceQuality(80, 100.0, True, 1.0)
+    with pytest.raises(ValueError):
+        FaceQuality(80, 100.0, True, 1.5)
+    with pytest.raises(ValueError, match="128"):
+        FaceDetection(1, None, FaceBox(0, 10, 10, 0), quality, (0.0,) * 127)
+    with pytest.raises(ValueError, match="start at 1"):
+        FaceDetection(0, None, FaceBox(0, 10, 10, 0), quality, None)
+    with pytest.raises(ValueError, match="hog, cnn"):
+        FaceSettings(model="haar")
+    with pytest.raises(ValueError):
+        FaceSettings(stride_s=0)
+
+
+def test_quality_combines_size_sharpness_and_landmarks() -> None:
+    assert _quality(160, 500.0, True).score == 1.0
+    assert _quality(40, 500.0, True).score == 0.5  # half the size that counts as full
+    assert _quality(160, 25.0, True).score == 0.25  # blurred
+    assert _quality(160, 500.0, False).score == 0.5  # landmarks where no face has them
+
+
+def _track_numbers(tracker: _Tracker, t: float, boxes: list[FaceBox], cut: bool = False) -> list[int]:
+    return [track.number for track in tracker.assign(t, boxes, cut)]
+
+
+def test_the_tracker_follows_faces_between_samples() -> None:
+    tracker = _Tracker(FaceSettings())
+    left, right = FaceBox(50, 150, 150, 50), FaceBox(50, 550, 150, 450)
+    assert _track_numbers(tracker, 0.0, [left, right]) == [1, 2]
+    # Both move 30 px between samples; a person walking back is still the same track.
+    assert _track_numbers(tracker, 0.5, [FaceBox(50, 180, 150, 80), FaceBox(50, 520, 150, 420)]) == [1, 2]
+    assert _track_numbers(tracker, 1.0, [FaceBox(50, 150, 150, 50)]) == [1]
+    # Track 2 was last seen at 0.5 s: within max_gap_s it is picked up again; after it, a new track begins.
+    assert _track_numbers(tracker, 1.5, [FaceBox(50, 520, 150, 420)]) == [2]
+    assert _track_numbers(tracker, 3.0, [FaceBox(50, 520, 150, 420)]) == [3]
+    # A scene cut ends every track, however well the boxes line up.
+    assert _track_numbers(tracker, 3.5, [FaceBox(50, 520, 150, 420)], cut=True) == [4]
+    # Far from every open track: a new face.
+    assert _track_numbers(tracker, 4.0, [FaceBox(50, 520, 150, 420), FaceBox(300, 900, 400, 800)]) == [4, 5]
+
+
+def test_the_tracker_splits_a_track_whose_face_changed() -> None:
+    tracker = _Tracker(FaceSettings())
+    box = FaceBox(50, 150, 150, 50)
+    (track,) = tracker.assign(0.0, [box], False)
+    (same,) = tracker.assign(0.5, [box], False)
+    assert same is track
+    fresh = tracker.split(same, 0.5, box)
+    assert fresh.number == 2 and track.points == [(0.0, box)] and track not in tracker.open
+
+
+def _people(count: int, per_person: int, spread: float, seed: int = 3) -> tuple[np.ndarray, list[int]]:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(count, 128))
+    centres = centres / np.linalg.norm(centres, axis=1, keepdims=True) * 0.55  # ~0.78 apart
+    faces, labels = [], []
+    for person, centre in enumerate(centres):
+        for _ in range(per_person):
+            noise = rng.normal(size=128)
+            faces.append(centre + noise / np.linalg.norm(noise) * spread)
+            labels.append(person)
+    return np.asarray(faces, dtype=np.float32), labels
+
+
+def test_chinese_whispers_finds_the_people() -> None:
+    faces, truth = _people(count=6, per_person=8, spread=0.15)
+    labels = chinese_whispers(faces, [None] * len(faces))
+    score = pairwise_score(truth, labels)
+    assert (score.precision, score.recall) == (1.0, 1.0)
+    assert labels == chinese_whispers(faces, [None] * len(faces))  # deterministic
+    assert chinese_whispers(np.zeros((0, 128), np.float32), []) == []
+
+
+def test_pins_hold_and_attract() -> None:
+    faces, _truth = _people(count=2, per_person=5, spread=0.15)
+    pins: list[str | None] = [None] * len(faces)
+    pins[0], pins[1] = "P1", "P7"  # a user split the first person's first two faces apart
+    labels = chinese_whispers(faces, pins)
+    assert labels[0] == "P1" and labels[1] == "P7"
+    # The rest of the first person joins one of the pinned persons, never a third label; the second person
+    # stays apart from both.
+    assert {labels[i] for i in range(2, 5)} <= {"P1", "P7"}
+    assert not {labels[i] for i in range(5, 10)} & {"P1", "P7"}
+
+
+def test_pairwise_score() -> None:
+    assert pairwise_score(["a", "a", "b"], [1, 1, 2]) == pairwise_score(["a", "a", "b"], [5, 5, 6])
+    score = pairwise_score(["a", "a", "a", "b"], [1, 1, 2, 2])
+    assert (score.true_pairs, score.predicted_pairs) == (3, 2)
+    assert (score.precision, score.recall) == (0.5, pytest.approx(1 / 3))
+    with pytest.raises(ValueError):
+        pairwise_score(["a"], [])
