@@ -32,6 +32,7 @@ bench: setup
 	$(UV_RUN) python bench/transcode.py
 	$(UV_RUN) python bench/media_analysis.py
 	$(UV_RUN) python bench/device_image.py
+	$(UV_RUN) python bench/faces.py
 
 clean:
 	rm -rf .exhibit .pytest_cache .mypy_cache .ruff_cache

@@ -175,6 +175,19 @@ def cases_with_new_faces(system: EvidenceSystem, after_id: int) -> list[tuple[st
     return sorted(newest.items(), key=lambda item: item[1])
 
 
+def newest_result_id(system: EvidenceSystem) -> int:
+    """The id of the newest analysis result: where a later `cases_with_new_faces` starts looking."""
+    with system.catalog.reading() as session:
+        found = session.execute(select(AnalysisResult.id).order_by(AnalysisResult.id.desc()).limit(1)).scalar()
+    return int(found or 0)
+
+
+def cluster_cases_with_new_faces(system: EvidenceSystem, actor: Actor, after_id: int) -> list[PersonsSummary]:
+    """Clusters again every case with face detections newer than `after_id` (what the persons sensor asks the
+    daemon for, done here for runs made without one)."""
+    return [cluster_case(system, actor, case) for case, _newest in cases_with_new_faces(system, after_id)]
+
+
 # -- decisions ----------------------------------------------------------------------------------------------
 
 

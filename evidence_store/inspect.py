@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from evidence_store.access import Actor, Permission, authorize, record_view
-from evidence_store.analysis import newest_rows
+from evidence_store.analysis import newest_batches, newest_rows
 from evidence_store.cases import get_case, get_exhibit
 from evidence_store.catalog import (
     AnalysisResult,
@@ -124,6 +124,18 @@ def exhibit_record(system: EvidenceSystem, actor: Actor, ident: str | int, reaso
         record["device_volumes"] = [
             {k: v for k, v in row.items() if k not in ("exhibit_id", "exhibit_ref")} for row in volumes
         ]
+    faces = [
+        r
+        for batch in newest_batches(system, exhibit_id, "face_detections")
+        for r in batch.drop_columns(["encoding"]).to_pylist()
+    ]
+    if faces:
+        record["faces"] = {
+            "detections": len(faces),
+            "tracks": len({r["track"] for r in faces}),
+            "model": faces[0]["model"],
+            "best_quality": max(r["quality"] for r in faces),
+        }
     record["analysis_warnings"] = [
         {"code": w["code"], "message": w["message"], "source": w["source"]}
         for w in newest_rows(system, exhibit_id, "warnings", limit=1000)

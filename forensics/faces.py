@@ -15,26 +15,35 @@ to `detect_height`:
   faces appear, and a track never continues across one.
 
 Between samples faces are followed by a tracker: a detection joins the open track whose predicted box it
-overlaps (IoU), or whose centre it is near; a track not seen for `max_gap_s` ends. Each track is encoded when
-it starts and again every `encode_every_s` seconds, and a track whose new encoding is far from its first is
-split there (two people swapped places between samples). The redaction step interpolates a track's box between
-its samples and holds it for one stride beyond both ends (`redaction.RedactionTrack`).
+overlaps (IoU), or whose centre it is near; a track not seen for `max_gap_s` ends. Every detection is encoded,
+and a track whose new encoding is far from the mean of its earlier ones is split there (two people swapped
+places between samples). The redaction step interpolates a track's box between its samples and holds it for
+one stride beyond both ends (`redaction.RedactionTrack`).
+
+Frames are analysed in worker processes where the video is long enough to repay starting them (dlib's
+detector uses one core; the ffmpeg decoder and the tracker run beside them); the tracker takes the results in
+order, so the result is the same with or without them.
 
 Quality of each detection: its height in source pixels, sharpness (variance of the Laplacian of the face
 scaled to 64 px high: a number that does not grow with size), whether the five landmarks sit where a face's
 do (eyes level-ish in the upper part, nose between and below them), and a 0..1 score combining them that
-chooses which samples to encode and which face represents a person.
+chooses which face represents a person.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import math
+import multiprocessing
+import os
 import queue
 import re
 import subprocess
 import threading
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import metadata
@@ -51,6 +60,7 @@ from forensics.photo_derivatives import upright_pixels
 ENCODING_SIZE = 128
 MATCH_THRESHOLD = 0.6  # face_recognition's default tolerance: same person at or below
 MODELS = ("hog", "cnn")
+PARALLEL_FROM_S = 20.0  # shorter videos are done before worker processes would have loaded the models
 RGB = npt.NDArray[np.uint8]
 Encoding = tuple[float, ...]
 
@@ -148,7 +158,7 @@ class FaceSettings:
     detect_height: int = 540  # video frames are scaled to this height before detection
     stride_s: float = 0.5
     scene_threshold: float = 0.3
-    encode_every_s: float = 2.0
+    workers: int = 0  # video: processes that detect (0: one per core, at most 2; 1: none besides the caller)
     max_gap_s: float = 1.0  # a track not seen for longer ends
     min_iou: float = 0.2
     split_distance: float = MATCH_THRESHOLD  # a track whose face changes this much becomes two
@@ -281,7 +291,7 @@ def _encode(pixels: RGB, shape: Any, jitters: int) -> Encoding:
     return tuple(float(v) for v in descriptor)
 
 
-def distance(a: Sequence[float], b: Sequence[float]) -> float:
+def distance(a: Sequence[float] | npt.NDArray[Any], b: Sequence[float] | npt.NDArray[Any]) -> float:
     return float(np.linalg.norm(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)))
 
 
@@ -463,12 +473,54 @@ def _samples(
         raise ToolTimeoutError(f"face sampling took longer than {timeout:.0f} s", timeout=timeout)
 
 
+@dataclass(frozen=True, slots=True)
+class _Found:
+    box: FaceBox  # in the analysed frame's pixels
+    sharpness: float
+    plausible: bool
+    encoding: Encoding
+
+
+def _analyse_frame(pixels: RGB, model: str, upsample: int, jitters: int) -> list[_Found]:
+    """Every face of one frame, measured and encoded: the unit of work a worker process does."""
+    found = []
+    for box in _locate(pixels, model, upsample):
+        shape = _landmarks(pixels, box)
+        found.append(_Found(box, _sharpness(pixels, box), _plausible(shape, box), _encode(pixels, shape, jitters)))
+    return found
+
+
+@contextlib.contextmanager
+def _frame_analysis(settings: FaceSettings, workers: int) -> Iterator[Callable[[RGB], Future[list[_Found]]]]:
+    """Frames analysed here, or by `workers` processes (dlib's detector uses one core; the decoder another)."""
+    args = (settings.model, settings.video_upsample, settings.jitters)
+    if workers <= 1:
+
+        def here(pixels: RGB) -> Future[list[_Found]]:
+            done: Future[list[_Found]] = Future()
+            done.set_result(_analyse_frame(pixels, *args))
+            return done
+
+        yield here
+        return
+    # spawn, not fork: the caller may be a threaded process (a Dagster step), and a forked copy of its locks
+    # can deadlock.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as executor:
+        yield lambda pixels: executor.submit(_analyse_frame, pixels, *args)
+
+
 @dataclass
 class _OpenTrack:
     number: int
     points: list[tuple[float, FaceBox]]
-    first_encoding: Encoding | None = None
-    last_encoded: float = -math.inf
+    encodings: list[np.ndarray[Any, np.dtype[np.float64]]] = field(default_factory=list)
+
+    def add(self, encoding: np.ndarray[Any, np.dtype[np.float64]]) -> None:
+        self.encodings.append(encoding)
+
+    def mean(self) -> np.ndarray[Any, np.dtype[np.float64]]:
+        mean: np.ndarray[Any, np.dtype[np.float64]] = np.mean(self.encodings, axis=0)
+        return mean
 
     def predicted(self, t: float) -> FaceBox:
         (t1, b1) = self.points[-1]
@@ -569,34 +621,41 @@ def detect_video_faces(
     examined = 0
     last_time = 0.0
     origin: float | None = None
-    for sampled in _samples(source, settings, size, timeout, problems):
-        # Times count from the first frame, as a player shows them (MP4 streams often start at 0.03-1 s).
-        origin = sampled.time_s if origin is None else origin
-        sample = _Sample(max(0.0, sampled.time_s - origin), sampled.scene_cut, sampled.pixels)
-        examined += 1
-        last_time = sample.time_s
-        pixels = sample.pixels
-        boxes = _locate(pixels, settings.model, settings.video_upsample)
-        tracks = tracker.assign(sample.time_s, boxes, sample.scene_cut)
-        for box, track in zip(boxes, tracks, strict=True):
-            shape = _landmarks(pixels, box)
-            full = box.scaled(back, (width, height))
-            quality = _quality(full.height, _sharpness(pixels, box), _plausible(shape, box))
-            encoding: Encoding | None = None
-            if sample.time_s - track.last_encoded >= settings.encode_every_s or track.first_encoding is None:
-                encoding = _encode(pixels, shape, settings.jitters)
-                track.last_encoded = sample.time_s
-                if track.first_encoding is None:
-                    track.first_encoding = encoding
-                elif distance(encoding, track.first_encoding) > settings.split_distance:
-                    track = tracker.split(track, sample.time_s, box)
-                    track.first_encoding, track.last_encoded = encoding, sample.time_s
-            detections.append(FaceDetection(track.number, round(sample.time_s, 3), full, quality, encoding))
+
+    def take(time_s: float, cut: bool, found: list[_Found]) -> None:
+        tracks = tracker.assign(time_s, [f.box for f in found], cut)
+        for face, track in zip(found, tracks, strict=True):
+            full = face.box.scaled(back, (width, height))
+            quality = _quality(full.height, face.sharpness, face.plausible)
+            vector = np.asarray(face.encoding)
+            if track.encodings and distance(vector, track.mean()) > settings.split_distance:
+                track = tracker.split(track, time_s, face.box)
+            track.add(vector)
+            detections.append(FaceDetection(track.number, round(time_s, 3), full, quality, face.encoding))
+
+    duration = probe.duration
+    workers = settings.workers or min(2, os.cpu_count() or 1)
+    pool = workers > 1 and (duration or 0.0) >= PARALLEL_FROM_S
+    with _frame_analysis(settings, workers if pool else 1) as analyse:
+        pending: collections.deque[tuple[float, bool, Future[list[_Found]]]] = collections.deque()
+        for sampled in _samples(source, settings, size, timeout, problems):
+            # Times count from the first frame, as a player shows them (MP4 streams often start at 0.03-1 s).
+            origin = sampled.time_s if origin is None else origin
+            time_s = max(0.0, sampled.time_s - origin)
+            examined += 1
+            last_time = time_s
+            pending.append((time_s, sampled.scene_cut, analyse(sampled.pixels)))
+            # The tracker takes samples in order; a few frames in flight keep every worker busy.
+            while len(pending) > 2 * workers or (pending and pending[0][2].done()):
+                time_s, cut, future = pending.popleft()
+                take(time_s, cut, future.result())
+        while pending:
+            time_s, cut, future = pending.popleft()
+            take(time_s, cut, future.result())
     if examined == 0:
         detail = "; ".join(problems[:3]) or "ffmpeg produced no frame"
         raise VideoFacesError(f"no frame of the video decodes for face detection: {detail}", path=str(source))
     warnings = [FaceWarning("EX-FACES-DECODE", text) for text in problems]
-    duration = probe.duration
     if duration and last_time < duration - max(2.0, 2 * settings.stride_s) and problems:
         warnings.insert(
             0,

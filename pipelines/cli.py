@@ -621,6 +621,9 @@ def show(exhibit: str, reason: str | None, as_json: bool) -> None:
         out.print(f"{'derivative':>15}: {role}{count} {d['sha256'][:16]}… by {d['tool']} {d['tool_version']}")
     for a in record["analysis"]:
         out.print(f"{'analysis':>15}: {a['table']} ({a['rows']} rows) by {a['tool']} {a['tool_version']}")
+    if "faces" in record:
+        f = record["faces"]
+        out.print(f"{'faces':>15}: {f['detections']} detection(s) in {f['tracks']} track(s) ({f['model']})")
 
 
 @cli.command()
@@ -745,6 +748,8 @@ def get(exhibit: str, out_file: Path, reason: str, as_json: bool) -> None:
 @json_option
 def analyze(case_ref: str | None, exhibit: str | None, via: str, wait: bool, as_json: bool) -> None:
     """Run the exhibit pipeline (ingest check, analyses, fixity and custody checks) without the UI."""
+    from evidence_store.access import SERVICE
+    from evidence_store.faces import cluster_cases_with_new_faces, newest_result_id
     from evidence_store.processing import exhibit_uids
     from pipelines.orchestration import LaunchedRun, dagster_url, run_here, server_answers, submit_to_server
 
@@ -759,15 +764,22 @@ def analyze(case_ref: str | None, exhibit: str | None, via: str, wait: bool, as_
         system, actor = _acting()
         uids = exhibit_uids(system, actor, case_ref=case_ref, exhibit=exhibit)
         url = dagster_url()
+        persons: list[Any] = []
         if via == "server" or (via == "auto" and server_answers(url)):
-            runs = submit_to_server(system.settings, url, uids, wait, report)
+            runs = submit_to_server(system.settings, url, uids, wait, report)  # its persons sensor clusters
         else:
+            before = newest_result_id(system)
             runs = run_here(system.settings, uids, report)
+            # No daemon here to run the persons sensor: cluster the cases whose faces are new, as it would.
+            persons = cluster_cases_with_new_faces(system, SERVICE, before)
     failed = [r for r in runs if r.status == "FAILURE"]
     if as_json:
-        _emit_json({"runs": [r.to_dict() for r in runs], "failed": len(failed)})
+        clustered = [{"case": p.case_ref, "persons": p.persons, "appearances": p.appearances} for p in persons]
+        _emit_json({"runs": [r.to_dict() for r in runs], "failed": len(failed), "persons": clustered})
     else:
         out.print(f"{len(runs)} run(s), {len(failed)} failed")
+        for p in persons:
+            out.print(f"{p.case_ref}: faces clustered into {p.persons} person(s) ({p.appearances} appearance(s))")
     if failed:
         sys.exit(EXIT_FAILED)
 

@@ -22,6 +22,7 @@ from forensics.face_clusters import chinese_whispers, pairwise_score
 from forensics.faces import (
     MATCH_THRESHOLD,
     FaceAnalysis,
+    FaceSettings,
     detect_photo_faces,
     detect_video_faces,
     distance,
@@ -153,3 +154,9 @@ def test_the_clip_is_tracked_and_lin_manuel_miranda_is_a_lead(clip: FaceAnalysis
         assert min(distance(alex, e) for e in encodings) > MATCH_THRESHOLD, track
     # Tracking holds him across samples: his 4 s on screen after 2.8 s are one track, not one per sample.
     assert len(before_cut) <= 3, before_cut
+
+
+def test_worker_processes_give_the_same_result(clip: FaceAnalysis, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("forensics.faces.PARALLEL_FROM_S", 0.0)  # the clip is shorter than the pool's minimum
+    pooled = detect_video_faces(CLIP, FaceSettings(workers=2))
+    assert pooled.detections == clip.detections
