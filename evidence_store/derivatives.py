@@ -62,6 +62,7 @@ def record_derivative(
     *,
     run_id: str | None = None,
     media_type: str | None = None,
+    permission: Permission = Permission.ANALYSE,
 ) -> Derivative:
     """Stores the file at `path` as the exhibit's derivative `role` (e.g. `review_proxy`) and records it.
 
@@ -69,7 +70,7 @@ def record_derivative(
     and event say it was made again, nothing is stored twice.
     """
     made = DerivativeFile(role, path, provenance, media_type)
-    return record_derivatives(system, actor, exhibit_id, [made], run_id=run_id)[0]
+    return record_derivatives(system, actor, exhibit_id, [made], run_id=run_id, permission=permission)[0]
 
 
 def record_derivatives(
@@ -79,6 +80,7 @@ def record_derivatives(
     files: Sequence[DerivativeFile],
     *,
     run_id: str | None = None,
+    permission: Permission = Permission.ANALYSE,
 ) -> list[Derivative]:
     """Stores several derivatives of one exhibit (a video's keyframes and contact sheets) and records them in
     one transaction: a row and a `DERIVED` event each, all or none."""
@@ -86,7 +88,7 @@ def record_derivatives(
         exhibit = session.get(Exhibit, exhibit_id)
         if exhibit is None:
             raise NotFoundError(f"no exhibit {exhibit_id}", exhibit=exhibit_id)
-        authorize(system, session, actor, Permission.ANALYSE, exhibit.case, exhibit_id=exhibit_id)
+        authorize(system, session, actor, permission, exhibit.case, exhibit_id=exhibit_id)
     stored = [(made, system.store.put_file(made.path)) for made in files]
     now = format_time(datetime.now(UTC))
     rows = []

@@ -150,6 +150,7 @@ def redact_exhibit(
             report.output,
             provenance,
             media_type={".mp4": "video/mp4", ".jpg": "image/jpeg", ".png": "image/png"}[suffix],
+            permission=Permission.REDACT,
         )
     return RedactionOutcome(
         exhibit_ref=f"{case_ref}:{exhibit_ref}",

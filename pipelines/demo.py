@@ -33,6 +33,7 @@ from evidence_store.system import EvidenceSystem
 from evidence_store.verification import verify
 from pipelines.dagster_home import dagster_home
 from pipelines.orchestration import process_drops, run_here
+from pipelines.sample_faces import face_image, scene_image, write_face_video
 from pipelines.sample_media import (
     cropped_scene,
     make_bwv_clip,
@@ -107,6 +108,13 @@ def generate_sample_files(folder: Path) -> list[Path]:
     if shutil.which("ffmpeg"):
         files.append(make_bwv_clip(folder, "bwv-clip.mp4", seconds=4))  # Axon-style tags, place, rotation
         files.append(make_scene_cut_clip(folder, "cctv-clip.mp4"))  # a cut from one camera view to another
+        # Drawn faces (no real person): three people cross a doorway camera; one of them is also in a photo.
+        write_face_video(folder / "doorway-camera.mp4")
+        files.append(folder / "doorway-camera.mp4")
+    Image.fromarray(scene_image([1, 2], 480, 270, seed=4)).save(folder / "two-people.jpg", quality=92)
+    files.append(folder / "two-people.jpg")
+    # Not evidence: the custody photograph an investigator matches against the case (`exhibit persons match`).
+    Image.fromarray(face_image(1, size=240, seed=9)).save(folder.parent / "reference-custody-photo.png")
     if all(shutil.which(tool) for tool in ("mkfs.vfat", "mcopy", "ewfacquirestream")):
         files += make_seized_card(folder, photo)  # a split E01: verified, listed, its photos out as child exhibits
     return files
@@ -188,6 +196,37 @@ def _findings(system: EvidenceSystem, exhibit_id: int) -> list[str]:
     return lines
 
 
+def _faces(system: EvidenceSystem, team: dict[str, Actor], reference: Path, say: Callable[[str], None]) -> None:
+    """Persons across the case, a lead from a reference photo, and a redacted copy pending review."""
+    from evidence_store.faces import case_persons, cluster_case, match_reference, name_person
+    from evidence_store.redaction import redact_exhibit
+
+    summary = cluster_case(system, team["jane.smith"], DEMO_CASE)
+    say(f"faces: {summary.appearances} appearance(s) clustered into {summary.persons} person(s) across the case")
+    if not reference.is_file() or summary.persons == 0:
+        return
+    match = match_reference(system, team["dc.brown"], DEMO_CASE, reference, "Suspect A", reason="demo")
+    leads = [lead for lead in match.leads if lead.within_threshold]
+    say(f"dc.brown matched a custody photo (threshold {match.threshold}): {len(leads)} lead(s), not identifications")
+    for lead in leads[:4]:
+        when = "photo" if lead.time_s is None else f"{lead.start_s:.1f}-{lead.end_s:.1f} s"
+        say(f"  {lead.exhibit_ref} track {lead.track} ({when}) distance {lead.distance:.2f} person {lead.person_id}")
+    suspect = leads[0].person_id if leads else None
+    if suspect is None:
+        return
+    name_person(system, team["dc.brown"], DEMO_CASE, suspect, "Suspect A", reason="matched custody photo")
+    video = next((lead for lead in leads if lead.time_s is not None), None)
+    if video is not None:
+        others = [p for p in case_persons(system, team["do.patel"], DEMO_CASE) if p.person_id != suspect]
+        made = redact_exhibit(
+            system, team["do.patel"], video.exhibit_id, mode="except", persons=[suspect], reason="bystanders"
+        )
+        say(
+            f"do.patel redacted {made.exhibit_ref}: every face but {suspect}'s blurred ({made.tracks_redacted} "
+            f"track(s), {len(others)} other person(s) in the case), {made.status}"
+        )
+
+
 def _child_uids(system: EvidenceSystem) -> list[str]:
     from sqlalchemy import select
 
@@ -247,6 +286,8 @@ def run_demo(settings: Settings, folder: Path | None, echo: Callable[[str], None
         )
         for finding in _findings(system, summary.exhibit_id):
             say(f"           {finding}")
+    say("")
+    _faces(system, team, folder.parent / "reference-custody-photo.png", say)
     checkpoint = make_checkpoint(system, supervisor)
     say(f"sup.khan signed a checkpoint over {checkpoint.tree_size} custody events (root {checkpoint.root[:16]}…)")
     report = verify(system, supervisor, case_ref=DEMO_CASE, objects=True)
@@ -272,6 +313,7 @@ def run_demo(settings: Settings, folder: Path | None, echo: Callable[[str], None
         say(f"  uv run exhibit --as jane.smith query warnings --case {DEMO_CASE}")
         say(f"  uv run exhibit --as dc.brown similar --case {DEMO_CASE}    # near-duplicate pictures across exhibits")
         say(f"  uv run exhibit --as dc.brown query keyframes --case {DEMO_CASE}")
+        say(f"  uv run exhibit --as dc.brown query persons --case {DEMO_CASE}   # faces clustered into persons")
         say(f"  uv run exhibit custody verify-proof {proof_path} --key {key_dir}   # offline, no database")
         say(f"  uv run exhibit serve    # the Dagster UI (runs above are in {dagster_home(settings)}), sensors on")
         say(f"  cp FILE {drop}/         # with FILE.exhibit.json naming the case; the running sensor ingests it")

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
+
 import numpy as np
 import pytest
 
 from forensics.face_clusters import chinese_whispers, pairwise_score
-from forensics.faces import FaceBox, FaceDetection, FaceQuality, FaceSettings, _quality, _Tracker
+from forensics.faces import FaceBox, FaceDetection, FaceQuality, FaceSettings, _quality, _split_tracks, _Tracker
 
 
 def test_boxes_are_validated_and_measured() -> None:
@@ -63,14 +65,28 @@ def test_the_tracker_follows_faces_between_samples() -> None:
     assert _track_numbers(tracker, 4.0, [FaceBox(50, 520, 150, 420), FaceBox(300, 900, 400, 800)]) == [4, 5]
 
 
-def test_the_tracker_splits_a_track_whose_face_changed() -> None:
+def test_a_track_whose_face_changed_is_split() -> None:
     tracker = _Tracker(FaceSettings())
     box = FaceBox(50, 150, 150, 50)
-    (track,) = tracker.assign(0.0, [box], False)
-    (same,) = tracker.assign(0.5, [box], False)
-    assert same is track
-    fresh = tracker.split(same, 0.5, box)
-    assert fresh.number == 2 and track.points == [(0.0, box)] and track not in tracker.open
+    quality = FaceQuality(100, 200.0, True, 1.0)
+    ann, bob = (0.0,) * 128, (0.1,) * 128  # 1.13 apart
+
+    def done(encoding: tuple[float, ...] | None) -> Future[tuple[float, ...]] | None:
+        if encoding is None:
+            return None
+        future: Future[tuple[float, ...]] = Future()
+        future.set_result(encoding)
+        return future
+
+    sightings = []
+    for t, encoding in [(0.0, ann), (0.5, None), (1.0, bob), (1.5, None), (2.0, bob)]:
+        (track,) = tracker.assign(t, [box], False)
+        sightings.append((track, t, box, quality, done(encoding)))
+    (other,) = tracker.assign(2.5, [FaceBox(300, 900, 400, 800)], False)
+    sightings.append((other, 2.5, box, quality, done(ann)))
+    detections = _split_tracks(sightings, 0.6)
+    assert [d.track for d in detections] == [1, 1, 2, 2, 2, 3]
+    assert [d.encoding is not None for d in detections] == [True, False, True, False, True, True]
 
 
 def _people(count: int, per_person: int, spread: float, seed: int = 3) -> tuple[np.ndarray, list[int]]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import pytest
 
@@ -19,7 +18,8 @@ from evidence_store.objects import ObjectStore
 from evidence_store.redaction import redaction_status, review_redaction
 from evidence_store.settings import Settings
 from evidence_store.system import EvidenceSystem
-from forensics.faces import MATCH_THRESHOLD, _api, detect_video_faces, encode_reference
+from forensics.faces import MATCH_THRESHOLD, detect_video_faces, encode_reference
+from tests.faces_support import faces_in_every_frame
 from tests.pipelines.test_cli import run_json
 from tests.realdata.shared import DATA, skip_without_data
 
@@ -28,22 +28,6 @@ pytestmark = pytest.mark.realdata
 
 CLIP = DATA / "video" / "short_hamilton_clip.mp4"
 LIN = DATA / "faces" / "lin_manuel_miranda" / "lin-manuel-miranda.png"
-
-
-def _every_frame(path: Path) -> list[list[tuple[tuple[int, int, int, int], np.ndarray[Any, Any]]]]:
-    """Each frame's faces (box, encoding), as the naive baseline finds them."""
-    api = _api()
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        rgb = np.ascontiguousarray(frame[:, :, ::-1])
-        boxes = api.face_locations(rgb, 1)
-        frames.append(list(zip(boxes, api.face_encodings(rgb, boxes), strict=True)))
-    capture.release()
-    return frames
 
 
 def _read_object(store: ObjectStore, sha256: str, target: Path) -> Path:
@@ -74,7 +58,7 @@ def test_redacting_a_person_leaves_no_frame_of_him(
     assert made["tracks_kept"] == len(others) >= 1
     copy = _read_object(system.store, made["derivative_sha256"], tmp_path / "redacted.mp4")
 
-    before, after = _every_frame(CLIP), _every_frame(copy)
+    before, after = faces_in_every_frame(CLIP), faces_in_every_frame(copy)
     assert len(after) == len(before)
 
     def is_him(encoding: np.ndarray[Any, Any]) -> bool:
