@@ -27,7 +27,14 @@ from dagster import (
 from evidence_store.access import SERVICE
 from evidence_store.faces import cases_with_new_faces, cluster_case, record_face_detections
 from evidence_store.workspace import mark_exhibit
-from forensics.errors import NotImageError, NotMediaError, PhotoDamagedError, PhotoTooLargeError, VideoFacesError
+from forensics.errors import (
+    MediaDamagedError,
+    NotImageError,
+    NotMediaError,
+    PhotoDamagedError,
+    PhotoTooLargeError,
+    VideoFacesError,
+)
 from forensics.faces import FaceSettings, detect_photo_faces, detect_video_faces
 from pipelines.assets import (
     PHOTO,
@@ -76,12 +83,17 @@ def face_detections(
                     context.log.info(f"{summary.exhibit_ref} has no picture: no faces to look for")
                     return
                 analysis = detect_video_faces(copy, settings, probe=probe)
-        except (NotImageError, NotMediaError) as exc:
-            context.log.warning(str(exc))  # not a picture after all: said by the steps that read its format
+        except (NotImageError, NotMediaError, MediaDamagedError) as exc:
+            # Not a picture after all, or no container to open: media_probe and photo_metadata say so on the
+            # record (and quarantine what cannot be opened); there are no faces to look for.
+            context.log.warning(str(exc))
             return
         except (PhotoDamagedError, PhotoTooLargeError, VideoFacesError) as exc:
+            # A picture with no pixels to look at is marked damaged and the run goes on, as photo_metadata does;
+            # the step whose job is to decode it (review_proxy, display_copy) is the one that fails, once.
             mark_exhibit(system, SERVICE, summary.uid, "damaged", exc.code, exc.message, "face_detections")
-            raise
+            context.log.warning(str(exc))
+            return
         result = record_face_detections(
             system, SERVICE, summary.exhibit_id, summary.exhibit_ref, analysis, settings.model
         )
