@@ -204,9 +204,15 @@ class FaceAnalysis:
 @cache
 def _api() -> Any:
     # Imported on first use: loading the models takes a second and 100 MB that most steps never need.
+    from PIL import ImageFile
+
+    truncated = ImageFile.LOAD_TRUNCATED_IMAGES
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="pkg_resources is deprecated")  # face_recognition_models' own
         import face_recognition.api as api
+    # Importing it sets Pillow's process-wide LOAD_TRUNCATED_IMAGES, which would make every later decode of a
+    # damaged photo (in any step of this process) pass silently: put it back.
+    ImageFile.LOAD_TRUNCATED_IMAGES = truncated
 
     return api
 

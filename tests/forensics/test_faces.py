@@ -130,3 +130,12 @@ def test_pairwise_score() -> None:
     assert (score.precision, score.recall) == (0.5, pytest.approx(1 / 3))
     with pytest.raises(ValueError):
         pairwise_score(["a"], [])
+
+
+def test_loading_the_face_models_leaves_pillow_strict() -> None:
+    from PIL import ImageFile
+
+    from forensics.faces import _api
+
+    _api()
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False  # face_recognition's import turns it on for the process
