@@ -625,8 +625,8 @@ def split_person(
         raise PersonDecisionError(f"not every face named is one of {person_id}'s appearances")
     if not staying:
         raise PersonDecisionError(f"that is every appearance of {person_id}: nothing to split from")
-    _previous, highest = _previous_assignment(system, _case.id)
-    new_id = f"P{max(highest, case_decisions(system, case_ref).highest, *(_number(p) for p in grouped)) + 1}"
+    # `grouped` is the newest persons table already: its ids and the decisions' are every number used.
+    new_id = f"P{max(case_decisions(system, case_ref).highest, *(_number(p) for p in grouped)) + 1}"
     pins = [{"face": _ref(r), "person": new_id} for r in moving] + [
         {"face": _ref(r), "person": person_id} for r in staying
     ]
