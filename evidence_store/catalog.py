@@ -18,6 +18,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Engine,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -37,7 +38,7 @@ from evidence_store.errors import NotInitialisedError
 if TYPE_CHECKING:
     from evidence_store.objects import PutResult
 
-SCHEMA_HEAD = "0007"
+SCHEMA_HEAD = "0009"
 
 
 def utcnow() -> datetime:
@@ -196,6 +197,58 @@ class AnalysisResult(Base):
     created_at: Mapped[str] = mapped_column(String(40))
 
 
+# Byte-ordered on PostgreSQL (collation "C"), so a prefix is a range of the index whatever the server's locale.
+_ORDERED_TEXT = Text().with_variant(Text(collation="C"), "postgresql")
+
+
+class DeviceFileIndex(Base):
+    """One row of an exhibit's newest `device_files` table, in SQL for browsing and search.
+
+    A copy for finding things fast, rebuilt from the Parquet table it names (`result_sha256`, `row`), which
+    stays the record. Rows of an exhibit are replaced as a whole when its listing is made again.
+    """
+
+    __tablename__ = "device_file_index"
+    __table_args__ = (
+        Index("ix_device_file_index_listing", "exhibit_id", "parent", "name_lower"),
+        # A substring search (LIKE '%x%') scans this index, not the table: the case's names and nothing else.
+        Index("ix_device_file_index_case_name", "case_id", "name_lower"),
+        Index("ix_device_file_index_sha256", "sha256"),
+        Index("ix_device_file_index_md5", "md5"),
+        Index("ix_device_file_index_sha1", "sha1"),
+        Index("ix_device_file_index_case_mtime", "case_id", "mtime"),
+    )
+
+    # 64-bit on PostgreSQL: every re-listing of a device takes a million new ids. SQLite's rowid is 64-bit
+    # already, and only INTEGER PRIMARY KEY is the rowid.
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    exhibit_id: Mapped[int] = mapped_column(ForeignKey("exhibits.id"))
+    result_sha256: Mapped[str] = mapped_column(String(64))
+    row: Mapped[int] = mapped_column(BigInteger)
+    volume: Mapped[int | None] = mapped_column(Integer)
+    parent: Mapped[str] = mapped_column(_ORDERED_TEXT)
+    name: Mapped[str] = mapped_column(Text)
+    name_lower: Mapped[str] = mapped_column(_ORDERED_TEXT)
+    path: Mapped[str] = mapped_column(Text)
+    file_type: Mapped[str] = mapped_column(String(20))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    deleted: Mapped[bool]
+    known: Mapped[bool | None]
+    alert: Mapped[bool]
+    md5: Mapped[str | None] = mapped_column(String(32))
+    sha1: Mapped[str | None] = mapped_column(String(40))
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    magic_kind: Mapped[str | None] = mapped_column(String(40))
+    mtime: Mapped[str | None] = mapped_column(String(40))
+    atime: Mapped[str | None] = mapped_column(String(40))
+    ctime: Mapped[str | None] = mapped_column(String(40))
+    crtime: Mapped[str | None] = mapped_column(String(40))
+    times_are_local: Mapped[bool]
+    child_exhibit_id: Mapped[int | None] = mapped_column(Integer)
+    child_exhibit_ref: Mapped[str | None] = mapped_column(String(100))
+
+
 class CustodyEventRow(Base):
     __tablename__ = "custody_events"
 
@@ -237,6 +290,28 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[str] = mapped_column(String(40))
+
+
+class ExhibitFact(Base):
+    """What the review app filters, maps and puts on a timeline without opening each exhibit's tables: the
+    time, place and camera of a photo (photo_metadata) or recording (media_probe), projected when the table
+    is recorded. The Parquet table stays the record; this row can be rebuilt from it."""
+
+    __tablename__ = "exhibit_facts"
+
+    exhibit_id: Mapped[int] = mapped_column(ForeignKey("exhibits.id"), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    source_table: Mapped[str] = mapped_column(String(40))
+    time_utc: Mapped[str | None] = mapped_column(String(40), index=True)
+    time_local: Mapped[str | None] = mapped_column(String(40))
+    time_source: Mapped[str | None] = mapped_column(String(200))
+    time_reliability: Mapped[str | None] = mapped_column(String(40))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    make: Mapped[str | None] = mapped_column(String(200))
+    model: Mapped[str | None] = mapped_column(String(200))
+    serial: Mapped[str | None] = mapped_column(String(200))
+    software: Mapped[str | None] = mapped_column(String(300))
 
 
 class Membership(Base):

@@ -49,6 +49,7 @@ from evidence_store.custody import verify_exhibit_events
 from evidence_store.derivatives import DerivativeFile, Provenance, record_derivative, record_derivatives
 from evidence_store.device_images import record_device_verification
 from evidence_store.extraction import Extracted, record_extracted
+from evidence_store.file_index import index_device_files
 from evidence_store.hashsets import any_hashsets, known_matches
 from evidence_store.intake import ingest
 from evidence_store.intake_folders import DropTicket, ingest_dropped
@@ -1046,6 +1047,7 @@ def device_contents(
             lost = sum(r.length for r in image.unreadable)
             message = f"{lost:,} bytes of the image could not be read: content from there was listed as zeros"
             codes["EX-DEVICE-UNREADABLE"] = (len(image.unreadable), message)
+    index_device_files(system, summary.exhibit_id)
     # One warning row per kind of problem (with how many entries had it), not one per entry: a damaged
     # volume can put a warning on a million rows, which stay in device_files.
     summarised = [

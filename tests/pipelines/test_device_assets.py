@@ -18,6 +18,7 @@ from evidence_store.access import Actor, add_user
 from evidence_store.analysis import read_table
 from evidence_store.cases import create_case
 from evidence_store.errors import AccessDeniedError, AlreadyExistsError
+from evidence_store.file_index import directory_listing
 from evidence_store.hashsets import import_hashset
 from evidence_store.inspect import exhibit_record
 from evidence_store.intake import IngestRequest, ingest
@@ -155,6 +156,8 @@ def test_every_file_of_an_e01_is_listed_with_hashes_and_deletions(
     (gone,) = [r for r in rows if r["deleted"] and r["name"].endswith("ONE.TXT")]
     assert gone["recovery_unreliable"] is True  # deleted FAT content: its clusters may since be reused
     assert by_path["/DOCS"]["file_type"] == "directory" and by_path["/DOCS"]["md5"] is None
+    docs = directory_listing(system, analyst, exhibit_id, "/DOCS")  # indexed as the listing was made
+    assert [(r["path"], r["sha256"]) for r in docs.rows] == [("/DOCS/PLAN.TXT", planned["sha256"])]
 
 
 @pytest.mark.parametrize("settings", ["file-sqlite", "s3-postgresql"], indirect=True)
