@@ -52,7 +52,7 @@ POLICY: dict[Permission, tuple[frozenset[str], bool]] = {
     Permission.CREATE_CASE: (frozenset({"analyst", "supervisor", "admin"}), False),
     Permission.VIEW: (_ALL, True),
     Permission.DOWNLOAD: (_ALL, True),
-    Permission.INGEST: (frozenset({"analyst", "admin"}), True),
+    Permission.INGEST: (frozenset({"investigator", "analyst", "admin"}), True),  # officers upload what they produced
     Permission.ANALYSE: (frozenset({"analyst", "admin"}), True),
     Permission.EXPORT: (frozenset({"disclosure_officer", "supervisor"}), True),
     Permission.APPROVE_DISPOSAL: (frozenset({"supervisor"}), True),

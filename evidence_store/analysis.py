@@ -48,9 +48,13 @@ def record_table(
     tool_version: str,
 ) -> AnalysisResult:
     """Stores `table` (conformed to the registered schema) for an exhibit and records an ANALYSED event."""
-    return record_table_batches(
+    from evidence_store.facts import project_facts  # facts reads tables through this module
+
+    result = record_table_batches(
         system, actor, exhibit_id, name, table.to_batches(), tool=tool, tool_version=tool_version
     )
+    project_facts(system, exhibit_id, name, table)
+    return result
 
 
 def record_table_batches(

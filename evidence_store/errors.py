@@ -101,3 +101,16 @@ class PersonDecisionError(InputError):
     """A decision about persons that cannot be made as asked (unknown person, nothing to split, name clash)."""
 
     code = "EX-PERSON-DECISION"
+
+
+class DagsterUnavailableError(ConfigError):
+    """The Dagster webserver does not answer (not started with `exhibit serve`, or EXHIBIT_DAGSTER_URL is wrong)."""
+
+    code = "EX-DAGSTER-UNAVAILABLE"
+
+
+class DagsterRejectedError(ConfigError):
+    """The Dagster webserver answered but refused or could not do what was asked (job or code location missing,
+    not permitted, an error in the server)."""
+
+    code = "EX-DAGSTER-REJECTED"

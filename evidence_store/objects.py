@@ -240,6 +240,10 @@ class ObjectStore:
         envelope, offset = parse_header(self.backend.read_range(key, 0, MAX_HEADER + 12))
         return envelope, offset, plaintext_size(total - offset, envelope.chunk_size)
 
+    def plaintext_size(self, sha256: str) -> int:
+        """The object's size as stored bytes decrypt to (read from its header, not the catalog)."""
+        return self._header(object_key(sha256))[2]
+
     def exists(self, sha256: str) -> bool:
         return self.backend.size(object_key(sha256)) is not None
 

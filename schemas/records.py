@@ -46,3 +46,5 @@ class CustodyAction(StrEnum):
     FACE_REFERENCE_ADDED = "FACE_REFERENCE_ADDED"
     FACE_MATCHED = "FACE_MATCHED"  # a reference was compared with a case's faces: the leads it gave
     REDACTION_REVIEWED = "REDACTION_REVIEWED"  # a reviewer approved or rejected a redacted copy
+    SIGNED_IN = "SIGNED_IN"  # a user signed in to the review app (failures are ACCESS_DENIED)
+    SIGNED_OUT = "SIGNED_OUT"  # a user signed out, or the session expired

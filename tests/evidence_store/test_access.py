@@ -36,7 +36,7 @@ MAY_AS_MEMBER = {
     "create_case": {"analyst", "supervisor", "admin"},
     "view": ALL,
     "download": ALL,
-    "ingest": {"analyst", "admin"},
+    "ingest": {"investigator", "analyst", "admin"},
     "analyse": {"analyst", "admin"},
     "export": {"disclosure_officer", "supervisor"},
     "approve_disposal": {"supervisor"},
