@@ -9,7 +9,7 @@ UV_RUN := uv run --locked --quiet
 setup:
 	@.ci/setup.sh
 
-# Builds the sample case through the Dagster pipeline, then serves the Dagster UI until Ctrl-C.
+# Builds the sample case through the Dagster pipeline, then serves the Dagster UI and the review app until Ctrl-C.
 demo: setup
 	$(UV_RUN) exhibit demo
 	$(UV_RUN) exhibit serve

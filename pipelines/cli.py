@@ -788,9 +788,12 @@ def analyze(case_ref: str | None, exhibit: str | None, via: str, wait: bool, as_
 @click.option("--host", default="127.0.0.1", show_default=True, help="Listen here (loopback unless you mean it).")
 @click.option("--port", default=3000, show_default=True, type=int, help="The Dagster webserver's port.")
 @click.option("--no-daemon", is_flag=True, help="No sensors, schedules or run queue (the UI only).")
+@click.option("--review-port", default=8501, show_default=True, type=int, help="The review app's port.")
+@click.option("--no-review", is_flag=True, help="Dagster only, no review app.")
 @json_option
-def serve(host: str, port: int, no_daemon: bool, as_json: bool) -> None:
-    """Start the Dagster webserver and daemon with the project's DAGSTER_HOME; Ctrl-C stops them."""
+def serve(host: str, port: int, no_daemon: bool, review_port: int, no_review: bool, as_json: bool) -> None:
+    """Start the Dagster webserver and daemon (DAGSTER_HOME in the deployment) and the review app; Ctrl-C
+    stops them."""
     import signal
     import time
 
@@ -799,7 +802,7 @@ def serve(host: str, port: int, no_daemon: bool, as_json: bool) -> None:
     with _coded(as_json):
         settings = Settings.from_env()
         _open().close()  # a deployment that is not initialised fails here, with its code, not in a child's log
-        served = start(settings, host, port, daemon=not no_daemon)
+        served = start(settings, host, port, daemon=not no_daemon, review_port=None if no_review else review_port)
     info = {
         "urls": served.urls,
         "dagster_home": str(served.dagster_home),
@@ -809,6 +812,8 @@ def serve(host: str, port: int, no_daemon: bool, as_json: bool) -> None:
         _emit_json(info)
     else:
         out.print(f"Dagster UI: {served.urls['dagster']}   (DAGSTER_HOME={served.dagster_home})")
+        if "review" in served.urls:
+            out.print(f"Review app: {served.urls['review']}   (sign in as a user of the store)")
         out.print("Ctrl-C stops it.")
     sys.stdout.flush()
     stopping = False

@@ -128,13 +128,17 @@ DEMO_USERS = {
 }
 
 
+# Printed by the demo: a sample deployment's users sign in to the review app with it.
+DEMO_PASSWORD = "exhibit-demo"
+
+
 def _team(system: EvidenceSystem) -> dict[str, Actor]:
     """The demo's users: an admin who adds the others, who are then members of the demo case."""
-    admin = bootstrap_admin(system, "demo.admin") or resolve_actor(system, "demo.admin")
+    admin = bootstrap_admin(system, "demo.admin", DEMO_PASSWORD) or resolve_actor(system, "demo.admin")
     team = {}
     for name, (role, display) in DEMO_USERS.items():
         try:
-            team[name] = add_user(system, admin, name, role, display_name=display)
+            team[name] = add_user(system, admin, name, role, display_name=display, password=DEMO_PASSWORD)
         except AlreadyExistsError:
             team[name] = resolve_actor(system, name)
     team["demo.admin"] = admin
@@ -316,6 +320,8 @@ def run_demo(settings: Settings, folder: Path | None, echo: Callable[[str], None
         say(f"  uv run exhibit --as dc.brown query persons --case {DEMO_CASE}   # faces clustered into persons")
         say(f"  uv run exhibit custody verify-proof {proof_path} --key {key_dir}   # offline, no database")
         say(f"  uv run exhibit serve    # the Dagster UI (runs above are in {dagster_home(settings)}), sensors on")
+        say("                          # and the review app on http://127.0.0.1:8501: sign in as dc.brown,")
+        say(f"                          # jane.smith, sup.khan or do.patel with the password {DEMO_PASSWORD!r}")
         say(f"  cp FILE {drop}/         # with FILE.exhibit.json naming the case; the running sensor ingests it")
     system.close()
     return {

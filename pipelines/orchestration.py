@@ -201,15 +201,44 @@ class Served:
                 proc.wait()
 
 
-def serve(settings: Settings, host: str, port: int, daemon: bool = True, log_dir: Path | None = None) -> Served:
-    """Starts the Dagster webserver (and daemon: sensors, schedules, run queue) on `host`; returns once the
-    webserver answers.
+def review_command(host: str, port: int) -> list[str]:
+    """The review app's server (Streamlit plus its media route), found beside this package: pipelines and
+    review_app are siblings that do not import each other."""
+    server = Path(__file__).resolve().parents[1] / "review_app" / "server.py"
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(server),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+
+
+def serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    daemon: bool = True,
+    log_dir: Path | None = None,
+    review_port: int | None = None,
+) -> Served:
+    """Starts the Dagster webserver (and daemon: sensors, schedules, run queue) and, given `review_port`, the
+    review app, on `host`; returns once they answer.
 
     Raises:
         BadSettingError: a process exited during start-up (its log says why).
     """
     home = ensure_dagster_home(settings)
-    env = {**os.environ, "DAGSTER_HOME": str(home), "EXHIBIT_HOME": str(settings.home)}
+    url = f"http://{host}:{port}"
+    env = {**os.environ, "DAGSTER_HOME": str(home), "EXHIBIT_HOME": str(settings.home), "EXHIBIT_DAGSTER_URL": url}
     log_dir = log_dir or settings.home / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     commands = {
@@ -217,6 +246,11 @@ def serve(settings: Settings, host: str, port: int, daemon: bool = True, log_dir
     }
     if daemon:
         commands["daemon"] = [_executable("dagster-daemon"), "run", "-m", CODE_LOCATION]
+    urls = {"dagster": url}
+    if review_port is not None:
+        commands["review"] = review_command(host, review_port)
+        urls["review"] = f"http://{host}:{review_port}"
+        env["EXHIBIT_REVIEW_URL"] = urls["review"]
     processes: dict[str, subprocess.Popen[bytes]] = {}
     for name, command in commands.items():
         with open(log_dir / f"{name}.log", "ab") as log:
@@ -228,10 +262,9 @@ def serve(settings: Settings, host: str, port: int, daemon: bool = True, log_dir
                 stderr=subprocess.STDOUT,
                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
             )
-    url = f"http://{host}:{port}"
-    served = Served(processes, {"dagster": url}, home)
+    served = Served(processes, urls, home)
     deadline = time.monotonic() + 180
-    while not server_answers(url, timeout=1.0):
+    while not server_answers(url, timeout=1.0) or ("review" in urls and not _review_answers(urls["review"])):
         for name, proc in processes.items():
             if proc.poll() is not None:
                 served.stop()
@@ -243,6 +276,14 @@ def serve(settings: Settings, host: str, port: int, daemon: bool = True, log_dir
             raise BadSettingError(f"the Dagster webserver did not answer at {url} within 180 s; see {log_dir}")
         time.sleep(0.5)
     return served
+
+
+def _review_answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1.0) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
 
 
 def worker_command(concurrency: int, name: str | None) -> list[str]:

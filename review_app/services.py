@@ -1,0 +1,196 @@
+"""The one way the review app reaches evidence: every page calls these methods, which call `evidence_store`
+(authorisation, `VIEWED` events and all) and the Dagster GraphQL client. No page opens the store, SQL or
+Parquet itself.
+
+`current()` hands a page the process-wide `Services` (one `EvidenceSystem` per server process, opened from the
+deployment's settings: EXHIBIT_HOME and friends). A test about a page, not the data, puts a fake in
+`st.session_state["services"]`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from evidence_store import custody, faces, file_index, inspect, review
+from evidence_store.access import Actor, authenticate
+from evidence_store.intake import IngestOutcome, IngestRequest, ingest
+from evidence_store.processing import exhibit_uids
+from evidence_store.settings import Settings
+from evidence_store.system import EvidenceSystem
+from review_app import media
+from schemas.records import CustodyAction
+
+SESSION_MINUTES = int(os.environ.get("EXHIBIT_SESSION_MINUTES", "30"))
+
+
+def dagster_url() -> str:
+    return os.environ.get("EXHIBIT_DAGSTER_URL", "http://127.0.0.1:3000").rstrip("/")
+
+
+def app_origin() -> str:
+    """Where the browser reaches this app (media links must be absolute for the players)."""
+    try:
+        url = st.context.url
+    except Exception:  # outside a browser session (AppTest)
+        url = None
+    if url:
+        scheme, _sep, rest = url.partition("://")
+        return f"{scheme}://{rest.split('/', 1)[0]}"
+    return os.environ.get("EXHIBIT_REVIEW_URL", "http://127.0.0.1:8501").rstrip("/")
+
+
+@dataclass
+class Services:
+    system: EvidenceSystem
+
+    # -- people -------------------------------------------------------------------------------------------
+
+    def sign_in(self, name: str, password: str) -> Actor:
+        actor = authenticate(self.system, name.strip(), password)
+        self.system.record(CustodyAction.SIGNED_IN, actor=actor.name, role=actor.role, details={"via": "review app"})
+        return actor
+
+    def sign_out(self, actor: Actor, why: str) -> None:
+        self.system.record(CustodyAction.SIGNED_OUT, actor=actor.name, role=actor.role, reason=why)
+
+    # -- cases and exhibits ---------------------------------------------------------------------------------
+
+    def cases(self, actor: Actor) -> list[review.CaseListing]:
+        return review.member_cases(self.system, actor)
+
+    def open_case(self, actor: Actor, case_ref: str) -> None:
+        review.open_case(self.system, actor, case_ref)
+
+    def overview(self, actor: Actor, case_ref: str) -> review.CaseOverview:
+        return review.case_overview(self.system, actor, case_ref)
+
+    def exhibits(
+        self, actor: Actor, case_ref: str, chosen: review.ExhibitFilter, offset: int, limit: int
+    ) -> review.ExhibitPage:
+        return review.exhibit_page(self.system, actor, case_ref, chosen, offset, limit)
+
+    def exhibit_case(self, ident: str | int) -> tuple[int, str, str, str]:
+        return review.exhibit_case(self.system, ident)
+
+    def exhibit(self, actor: Actor, exhibit_id: int) -> dict[str, Any]:
+        return inspect.exhibit_record(self.system, actor, exhibit_id)
+
+    def table(self, actor: Actor, exhibit_id: int, name: str, limit: int = 1000) -> list[dict[str, Any]]:
+        return review.exhibit_table(self.system, actor, exhibit_id, name, limit)
+
+    def image(self, actor: Actor, exhibit_id: int, sha256: str) -> bytes:
+        """A small picture of the exhibit (thumbnail, keyframe, display copy, contact sheet, waveform)."""
+        grant = review.grant_object(self.system, actor, exhibit_id, sha256)
+        return review.read_object(self.system, grant)
+
+    def media_url(self, actor: Actor, exhibit_id: int, sha256: str) -> str:
+        """A link the browser's player streams by range (the view is recorded once, here)."""
+        grant = review.grant_object(self.system, actor, exhibit_id, sha256)
+        return f"{app_origin()}/api/media/{media.mint(grant.sha256, grant.media_type, actor.name)}"
+
+    def download_url(self, actor: Actor, exhibit_id: int, reason: str) -> str:
+        """A ten-minute link to the decrypted original, given only with a stated reason (a DOWNLOADED event)."""
+        sha256, file_name = review.original_of(self.system, exhibit_id)
+        grant = review.grant_object(self.system, actor, exhibit_id, sha256, download=True, reason=reason)
+        token = media.mint(grant.sha256, grant.media_type, actor.name, seconds=600, file_name=file_name)
+        return f"{app_origin()}/api/media/{token}"
+
+    def position(self, exhibit_id: int) -> tuple[float, float] | None:
+        return review.exhibit_position(self.system, exhibit_id)
+
+    # -- device images ----------------------------------------------------------------------------------------
+
+    def directory(
+        self, actor: Actor, exhibit_id: int, parent: str, filters: dict[str, bool], offset: int, limit: int
+    ) -> file_index.FileListingPage:
+        return file_index.directory_listing(
+            self.system, actor, exhibit_id, parent, offset=offset, limit=limit, **filters
+        )
+
+    def subdirectories(self, actor: Actor, exhibit_id: int, parent: str) -> list[str]:
+        return file_index.subdirectories(self.system, actor, exhibit_id, parent)
+
+    # -- persons ------------------------------------------------------------------------------------------
+
+    def persons(self, actor: Actor, case_ref: str) -> list[faces.Person]:
+        return faces.case_persons(self.system, actor, case_ref)
+
+    def exhibit_faces(self, actor: Actor, case_ref: str, exhibit_id: int) -> list[dict[str, Any]]:
+        return faces.face_detections_with_persons(self.system, actor, case_ref, exhibit_id)
+
+    def merge(self, actor: Actor, case_ref: str, person_ids: Sequence[str], name: str | None, reason: str) -> None:
+        faces.merge_persons(self.system, actor, case_ref, person_ids, name, reason=reason)
+
+    def split(
+        self, actor: Actor, case_ref: str, person_id: str, chosen: Sequence[tuple[int, int]], reason: str
+    ) -> None:
+        faces.split_person(self.system, actor, case_ref, person_id, chosen, reason=reason)
+
+    def name(self, actor: Actor, case_ref: str, person_id: str, name: str, reason: str) -> None:
+        faces.name_person(self.system, actor, case_ref, person_id, name, reason=reason)
+
+    def match(self, actor: Actor, case_ref: str, photo: bytes, suffix: str, name: str) -> faces.ReferenceMatch:
+        with tempfile.TemporaryDirectory(prefix="exhibit-reference-") as folder:
+            path = Path(folder) / f"reference{suffix}"
+            path.write_bytes(photo)
+            return faces.match_reference(self.system, actor, case_ref, path, name)
+
+    # -- search, timeline, map, custody ------------------------------------------------------------------------
+
+    def search(self, actor: Actor, case_ref: str, text: str) -> review.SearchResults:
+        return review.search_case(self.system, actor, case_ref, text)
+
+    def timeline(
+        self, actor: Actor, case_ref: str, start: str | None, end: str | None, files: bool, custody_events: bool
+    ) -> list[dict[str, Any]]:
+        return review.case_timeline(
+            self.system, actor, case_ref, start, end, include_files=files, include_custody=custody_events
+        )
+
+    def geotagged(self, actor: Actor, case_ref: str) -> list[dict[str, Any]]:
+        return review.geotagged(self.system, actor, case_ref)
+
+    def custody(self, actor: Actor, exhibit_id: int) -> dict[str, Any]:
+        return inspect.custody_history(self.system, actor, exhibit_id)
+
+    def badge(self, actor: Actor, exhibit_id: int) -> review.CustodyBadge:
+        return review.custody_badge(self.system, actor, exhibit_id)
+
+    def checkpoint(self, actor: Actor) -> Any:
+        return custody.make_checkpoint(self.system, actor)
+
+    # -- runs and intake ------------------------------------------------------------------------------------
+
+    def uids(self, actor: Actor, case_ref: str | None, exhibit: str | None) -> list[str]:
+        """The exhibits `actor` may have analysed (ANALYSE is checked and refusals recorded)."""
+        return exhibit_uids(self.system, actor, case_ref=case_ref, exhibit=exhibit)
+
+    def intake(
+        self, actor: Actor, case_ref: str, files: Sequence[tuple[str, bytes]], request: IngestRequest
+    ) -> list[IngestOutcome]:
+        """Ingests uploaded files exactly as the command line and drop folders do (same checks, same events)."""
+        with tempfile.TemporaryDirectory(prefix="exhibit-upload-") as folder:
+            paths = []
+            for name, data in files:
+                path = Path(folder) / Path(name).name
+                path.write_bytes(data)
+                paths.append(path)
+            return ingest(self.system, actor, paths, request)
+
+
+@st.cache_resource(show_spinner=False)
+def shared() -> Services:
+    """The process's services (also used by the media route, which runs outside any page)."""
+    return Services(EvidenceSystem.open(Settings.from_env()))
+
+
+def current() -> Services:
+    fake = st.session_state.get("services")
+    return fake if fake is not None else shared()
