@@ -774,3 +774,46 @@ def match_reference(
         },
     )
     return match
+
+
+# -- pictures of faces ------------------------------------------------------------------------------------------
+
+
+def face_picture(
+    system: EvidenceSystem, actor: Actor, exhibit_id: int, track: int, time_s: float | None, side: int = 160
+) -> bytes:
+    """A JPEG of the face detected in `track` at (or nearest) `time_s`, cut from the recording's review proxy
+    (or the original, for a photo or where there is no proxy) in a working copy. A recorded view.
+
+    Raises:
+        NotFoundError: no such detection.
+        AccessDeniedError: not a member of the exhibit's case (recorded).
+    """
+    from evidence_store.analysis import newest_batches
+    from evidence_store.cases import get_exhibit
+    from evidence_store.derivatives import latest_derivative
+    from evidence_store.workspace import suffix_for, working_copy
+    from forensics.faces import face_picture as cut_face
+
+    with system.catalog.reading() as session:
+        exhibit = get_exhibit(session, exhibit_id)
+        authorize(system, session, actor, Permission.VIEW, exhibit.case, exhibit_id=exhibit.id)
+        case_ref, source, source_name = exhibit.case.reference, exhibit.original_sha256, exhibit.source_name
+    rows = [
+        r
+        for batch in newest_batches(system, exhibit_id, "face_detections")
+        for r in batch.drop_columns(["encoding"]).to_pylist()
+        if r["track"] == track
+    ]
+    if not rows:
+        raise NotFoundError(f"exhibit {exhibit_id} has no face track {track}", exhibit=exhibit_id, track=track)
+    row = min(rows, key=lambda r: abs((r["time_s"] or 0.0) - (time_s or 0.0)))
+    if row["time_s"] is not None:
+        proxy = latest_derivative(system, exhibit_id, "review_proxy")
+        if proxy is not None:
+            source, source_name = proxy.sha256, "proxy.mp4"
+    box = FaceBox(row["top"], row["right"], row["bottom"], row["left"])
+    with working_copy(system, source, suffix_for(source_name)) as path:
+        picture = cut_face(path, box, (row["frame_width"], row["frame_height"]), row["time_s"], side)
+    record_view(system, actor, f"face picture track {track}", case_ref, exhibit_id, object_sha256=source)
+    return picture

@@ -702,3 +702,75 @@ def detect_video_faces(
         tool_version=_version(settings, f"; sampled by {tool_version('ffmpeg')}"),
         parameters=settings.parameters() | {"analysed_size": list(size), "time_origin_pts_s": origin},
     )
+
+
+def face_picture(
+    path: str | Path,
+    box: FaceBox,
+    frame_size: tuple[int, int],
+    time_s: float | None = None,
+    side: int = 160,
+    timeout_s: float = 60.0,
+) -> bytes:
+    """A JPEG of one detected face with a margin around it, `side` pixels square at most: what a reviewer sees
+    of a person. `box` is in the detection's display-frame pixels (`frame_size`); a video's frame at `time_s`
+    is decoded at that size (any copy of the recording with the same picture, such as its review proxy,
+    serves), a photo is read upright as it was analysed.
+
+    Raises:
+        MediaMissingError, NotImageError, PhotoDamagedError: as `upright_pixels`, for a photo.
+        VideoFacesError: ffmpeg could not decode a frame there.
+    """
+    from io import BytesIO
+
+    from PIL import Image
+
+    width, height = frame_size
+    if time_s is None:
+        photo = upright_pixels(path, 1600)  # a face needs no more; a 48 MP photo need not be decoded whole
+        frame = photo.image
+        scale = photo.scale * photo.upright_size[0] / width
+    else:
+        command = [
+            find_tool("ffmpeg"),
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-nostdin",
+            "-ss",
+            f"{max(0.0, time_s):.3f}",
+            "-i",
+            media_input(Path(path)),
+            "-map",
+            "0:v:0",
+            "-frames:v",
+            "1",
+            "-vf",
+            f"scale={width}:{height}",
+            "-f",
+            "image2pipe",
+            "-c:v",
+            "png",
+            "pipe:1",
+        ]
+        try:
+            done = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise ToolTimeoutError(f"ffmpeg took over {timeout_s:.0f} s for one frame", tool="ffmpeg") from exc
+        if done.returncode != 0 or not done.stdout:
+            why = done.stderr.decode(errors="replace").strip()[-300:]
+            raise VideoFacesError(f"no frame at {time_s:.2f} s: {why or 'nothing decoded'}", path=str(path))
+        frame = Image.open(BytesIO(done.stdout)).convert("RGB")
+        scale = 1.0
+    margin = 0.3 * max(box.bottom - box.top, box.right - box.left)
+    crop = (
+        max(0, int((box.left - margin) * scale)),
+        max(0, int((box.top - margin) * scale)),
+        min(frame.width, int((box.right + margin) * scale)),
+        min(frame.height, int((box.bottom + margin) * scale)),
+    )
+    face = frame.crop(crop)
+    face.thumbnail((side, side))
+    out = BytesIO()
+    face.save(out, "JPEG", quality=88)
+    return out.getvalue()

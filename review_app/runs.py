@@ -208,6 +208,10 @@ class RunsClient:
         result = self._query(query, {"runId": run_id})["runOrError"]
         return _summary(_expect(result, "Run", f"run {run_id}"))
 
+    def newest_per_exhibit(self, uids: list[str]) -> dict[str, RunSummary]:
+        """The newest run of each exhibit that has one (a page of the case list asks this for its rows)."""
+        return {uid: runs[0] for uid, runs in self._runs_of(uids, 1).items() if runs}
+
     def recent_runs(self, limit: int = 50, uids: list[str] | None = None) -> list[RunSummary]:
         """The newest runs first, at most `limit`; with `uids`, only runs of those exhibit partitions.
 
@@ -221,9 +225,15 @@ class RunsClient:
             )
             result = self._query(query, {"limit": limit})["runsOrError"]
             return [_summary(run) for run in _expect(result, "Runs", "recent runs")["results"]]
+        found = {run.run_id: run for runs in self._runs_of(uids, limit).values() for run in runs}
+        newest_first = sorted(found.values(), key=lambda run: run.created_at, reverse=True)
+        return newest_first[:limit]
+
+    def _runs_of(self, uids: list[str], limit: int) -> dict[str, list[RunSummary]]:
+        """Up to `limit` newest runs of each exhibit partition."""
         # Dagster's runs filter ANDs its tags (and keeps one value per key), so each exhibit is its own
         # filter: one aliased field per exhibit, many in one request.
-        found: dict[str, RunSummary] = {}
+        found: dict[str, list[RunSummary]] = {}
         for batch in _batches(list(dict.fromkeys(uids))):
             fields = " ".join(
                 f"r{i}: runsOrError(filter: {{tags: [{{key: $tag, value: $u{i}}}]}}, limit: $limit) {{"
@@ -236,10 +246,8 @@ class RunsClient:
             variables.update({f"u{i}": uid for i, uid in enumerate(batch)})
             data = self._query(query, variables)
             for i, uid in enumerate(batch):
-                for run in _expect(data[f"r{i}"], "Runs", f"runs of {uid}")["results"]:
-                    found[run["runId"]] = _summary(run)
-        newest_first = sorted(found.values(), key=lambda run: run.created_at, reverse=True)
-        return newest_first[:limit]
+                found[uid] = [_summary(run) for run in _expect(data[f"r{i}"], "Runs", f"runs of {uid}")["results"]]
+        return found
 
     def run_failures(self, run_id: str) -> list[StepFailure]:
         """Each failed step of a run with its error (code and message when the error is a coded one).

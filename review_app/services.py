@@ -25,6 +25,7 @@ from evidence_store.processing import exhibit_uids
 from evidence_store.settings import Settings
 from evidence_store.system import EvidenceSystem
 from review_app import media
+from review_app.runs import RunsClient
 from schemas.records import CustodyAction
 
 SESSION_MINUTES = int(os.environ.get("EXHIBIT_SESSION_MINUTES", "30"))
@@ -125,6 +126,9 @@ class Services:
     def exhibit_faces(self, actor: Actor, case_ref: str, exhibit_id: int) -> list[dict[str, Any]]:
         return faces.face_detections_with_persons(self.system, actor, case_ref, exhibit_id)
 
+    def face_picture(self, actor: Actor, exhibit_id: int, track: int, time_s: float | None) -> bytes:
+        return faces.face_picture(self.system, actor, exhibit_id, track, time_s)
+
     def merge(self, actor: Actor, case_ref: str, person_ids: Sequence[str], name: str | None, reason: str) -> None:
         faces.merge_persons(self.system, actor, case_ref, person_ids, name, reason=reason)
 
@@ -165,6 +169,13 @@ class Services:
 
     def checkpoint(self, actor: Actor) -> Any:
         return custody.make_checkpoint(self.system, actor)
+
+    def run_states(self, uids: list[str]) -> dict[str, str]:
+        """The newest Dagster run's status per exhibit uid; empty when Dagster does not answer (the page says so)."""
+        client = RunsClient(dagster_url(), timeout=5.0)
+        if not uids or not client.answers():
+            return {}
+        return {uid: run.status for uid, run in client.newest_per_exhibit(uids).items()}
 
     # -- runs and intake ------------------------------------------------------------------------------------
 

@@ -43,6 +43,7 @@ page_number = int(st.session_state.get("cases.page", 0))
 page = services.exhibits(actor, case_ref, chosen, page_number * PAGE_ROWS, PAGE_ROWS)
 pages = max(1, -(-page.total // PAGE_ROWS))
 
+runs = services.run_states([r["uid"] for r in page.rows])
 rows = [
     {
         "exhibit": r["exhibit_ref"],
@@ -51,6 +52,7 @@ rows = [
         "size": components.size_text(r["size"]),
         "status": r["status"],
         "analysed": ", ".join(r["analyses"]) or "not yet",
+        "last run": runs.get(r["uid"], "—" if runs else "Dagster not reachable"),
         "warnings": ", ".join(r["warnings"]),
         "from": r["parent_ref"] or "",
         "received": r["received_at"],

@@ -10,6 +10,18 @@ from review_app.services import current
 
 actor, case_ref = components.actor(), components.case_ref()
 services = current()
+
+
+def cached_face(exhibit_id: int, track: int, time_s: float | None) -> bytes:
+    """Each face is cut once per session (a frame decode each), its first showing recorded as a view; the
+    page's own read of the persons is recorded on every showing."""
+    pictures: dict[tuple[int, int, float | None], bytes] = st.session_state.setdefault("persons.faces", {})
+    key = (exhibit_id, track, time_s)
+    if key not in pictures:
+        pictures[key] = services.face_picture(actor, exhibit_id, track, time_s)
+    return pictures[key]
+
+
 persons = services.persons(actor, case_ref)
 st.title("Persons")
 if not persons:
@@ -25,6 +37,13 @@ for person in persons:
         f"agreement {person.confidence:.2f}{confirmed}",
         expanded=len(persons) <= 4,
     ):
+        representative = next((a for a in person.appearances if a["representative"]), None)
+        if representative is not None:
+            st.image(
+                cached_face(representative["exhibit_id"], representative["track"], representative["time_s"]),
+                caption=f"{person.person_id}: best face ({representative['exhibit_ref']})",
+                width=140,
+            )
         for i, appearance in enumerate(person.appearances):
             when = (
                 f"{components.seconds_text(appearance['start_s'])}–{components.seconds_text(appearance['end_s'])}"

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 from concurrent.futures import Future
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from forensics.errors import VideoFacesError
 from forensics.face_clusters import chinese_whispers, pairwise_score
 from forensics.faces import FaceBox, FaceDetection, FaceQuality, FaceSettings, _quality, _split_tracks, _Tracker
 
@@ -139,3 +141,53 @@ def test_loading_the_face_models_leaves_pillow_strict() -> None:
 
     _api()
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False  # face_recognition's import turns it on for the process
+
+
+def test_face_picture_cuts_the_box_from_a_photo_and_a_video_frame(tmp_path: Path) -> None:
+    import subprocess
+    from io import BytesIO
+
+    from PIL import Image
+
+    from forensics.faces import face_picture
+
+    # A grey picture with a red square where "the face" is: the cut must be mostly red, with a grey margin.
+    picture = Image.new("RGB", (640, 360), (128, 128, 128))
+    picture.paste((220, 20, 20), (300, 100, 400, 200))
+    photo = tmp_path / "scene.png"
+    picture.save(photo)
+    box = FaceBox(top=100, right=400, bottom=200, left=300)
+    cut = Image.open(BytesIO(face_picture(photo, box, (640, 360))))
+    assert cut.size == (160, 160)
+    assert cut.getpixel((80, 80))[0] > 180 and cut.getpixel((3, 3))[0] < 150
+
+    # The same picture as a 2-second video, cut from its frame at 1 s and decoded at the detection's size,
+    # though the file itself is half that size (as a review proxy may be).
+    video = tmp_path / "clip.mp4"
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-loop",
+            "1",
+            "-i",
+            str(photo),
+            "-t",
+            "2",
+            "-vf",
+            "scale=320:180",
+            "-pix_fmt",
+            "yuv420p",
+            str(video),
+        ],
+        check=True,
+    )
+    cut = Image.open(BytesIO(face_picture(video, box, (640, 360), time_s=1.0)))
+    assert cut.size == (160, 160)
+    assert cut.getpixel((80, 80))[0] > 180 and cut.getpixel((3, 3))[0] < 150
+
+    not_video = tmp_path / "notes.txt"
+    not_video.write_text("no pictures here")
+    with pytest.raises(VideoFacesError):
+        face_picture(not_video, box, (640, 360), time_s=1.0)

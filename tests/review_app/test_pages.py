@@ -143,6 +143,7 @@ def test_persons_page_lists_appearances_and_names(demo_system: EvidenceSystem) -
     assert not at.exception, at.exception
     assert any("Suspect A" in e.label for e in at.expander)
     assert any(b.label.startswith("★") for b in at.button)
+    assert len(at.get("imgs")) >= 2  # each person's best face, cut from the recording or photo
 
 
 def test_timeline_fuses_sources_and_map_lists_geotagged(demo_system: EvidenceSystem) -> None:
