@@ -321,3 +321,40 @@ def record_view(
         reason=reason,
         details={"what": what},
     )
+
+
+def list_users(system: EvidenceSystem, actor: Actor) -> list[dict[str, object]]:
+    """Every user with their role and how many cases they are a member of (admins)."""
+    from sqlalchemy import func
+
+    with system.catalog.reading() as session:
+        _require(system, session, actor, Permission.MANAGE_USERS, None)
+        counts = dict(session.execute(select(Membership.user_id, func.count()).group_by(Membership.user_id)).all())
+        return [
+            {
+                "name": u.name,
+                "display_name": u.display_name,
+                "role": u.role,
+                "active": u.active,
+                "can_sign_in": u.password_hash is not None,
+                "cases": int(counts.get(u.id, 0)),
+                "created_at": u.created_at,
+            }
+            for u in session.execute(select(User).order_by(User.name)).scalars()
+        ]
+
+
+def case_members(system: EvidenceSystem, actor: Actor, case_ref: str) -> list[dict[str, object]]:
+    """Who is a member of a case, for those who manage its membership (supervisors who are members; admins)."""
+    with system.catalog.reading() as session:
+        case = session.execute(select(Case).where(Case.reference == case_ref)).scalar_one_or_none()
+        if case is None:
+            raise NotFoundError(f"no case {case_ref!r}", case=case_ref)
+        _require(system, session, actor, Permission.MANAGE_MEMBERS, case)
+        rows = session.execute(
+            select(User, Membership)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.case_id == case.id)
+            .order_by(User.name)
+        ).all()
+        return [{"name": u.name, "role": u.role, "added_by": m.added_by, "added_at": m.added_at} for u, m in rows]

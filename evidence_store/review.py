@@ -637,3 +637,29 @@ def exhibit_table(
     rows = newest_rows(system, exhibit_id, name, limit=limit)
     record_view(system, actor, f"table:{name}", case_ref, exhibit_id)
     return rows
+
+
+def rebuild_indexes(system: EvidenceSystem, actor: Actor) -> dict[str, int]:
+    """Re-derives the review app's catalog projections from the stored tables: every exhibit's facts and every
+    device listing's file index (after an upgrade that added them, or to check them). Supervisors and admins.
+
+    Returns:
+        How many exhibits got facts, device listings were indexed, and file rows indexed.
+    """
+    from evidence_store.facts import rebuild_facts
+    from evidence_store.file_index import index_device_files
+
+    with system.catalog.reading() as session:
+        authorize(system, session, actor, Permission.VERIFY_ALL)
+        listed = sorted(
+            {
+                int(exhibit_id)
+                for exhibit_id in session.execute(
+                    select(AnalysisResult.exhibit_id).where(AnalysisResult.table_name == "device_files")
+                ).scalars()
+                if exhibit_id is not None
+            }
+        )
+    facts = rebuild_facts(system)
+    rows = sum(index_device_files(system, exhibit_id) for exhibit_id in listed)
+    return {"exhibits_with_facts": facts, "device_listings": len(listed), "file_rows": rows}

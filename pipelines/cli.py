@@ -552,6 +552,24 @@ def keys_rotate(which: str | None, as_json: bool) -> None:
 
 @cli.command()
 @json_option
+def reindex(as_json: bool) -> None:
+    """Rebuild the review app's indexes (exhibit facts, device file index) from the stored analysis tables."""
+    from evidence_store.review import rebuild_indexes
+
+    with _coded(as_json):
+        system, actor = _acting()
+        counts = rebuild_indexes(system, actor)
+    if as_json:
+        _emit_json(counts)
+    else:
+        out.print(
+            f"{counts['exhibits_with_facts']} exhibit(s) with time/place facts; {counts['device_listings']} device "
+            f"listing(s), {counts['file_rows']:,} file rows indexed"
+        )
+
+
+@cli.command()
+@json_option
 def checkpoint(as_json: bool) -> None:
     """Sign a Merkle checkpoint over every custody event so far (also stored in the object store)."""
     from evidence_store.custody import make_checkpoint

@@ -18,7 +18,7 @@ from typing import Any
 
 import streamlit as st
 
-from evidence_store import custody, faces, file_index, inspect, review
+from evidence_store import access, custody, faces, file_index, inspect, review
 from evidence_store.access import Actor, authenticate
 from evidence_store.intake import IngestOutcome, IngestRequest, ingest
 from evidence_store.processing import exhibit_uids
@@ -176,6 +176,20 @@ class Services:
         if not uids or not client.answers():
             return {}
         return {uid: run.status for uid, run in client.newest_per_exhibit(uids).items()}
+
+    # -- administration ---------------------------------------------------------------------------------------
+
+    def users(self, actor: Actor) -> list[dict[str, object]]:
+        return access.list_users(self.system, actor)
+
+    def add_user(self, actor: Actor, name: str, role: str, display_name: str, password: str) -> None:
+        access.add_user(self.system, actor, name, role, display_name or None, password or None)
+
+    def members(self, actor: Actor, case_ref: str) -> list[dict[str, object]]:
+        return access.case_members(self.system, actor, case_ref)
+
+    def add_member(self, actor: Actor, case_ref: str, user_name: str) -> None:
+        access.add_member(self.system, actor, case_ref, user_name)
 
     # -- runs and intake ------------------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from evidence_store.review import (
     member_cases,
     open_case,
     read_object,
+    rebuild_indexes,
     search_case,
 )
 from evidence_store.system import EvidenceSystem
@@ -189,3 +190,11 @@ def test_custody_badge_names_an_altered_event(system: EvidenceSystem, analyst: A
     assert not badge.ok
     assert badge.chain == "failed" and badge.signatures == "not reached"
     assert any("EX-LEDGER-HASH" in p for p in badge.problems)
+
+
+def test_indexes_are_rebuilt_by_supervisors_and_admins(
+    system: EvidenceSystem, analyst: Actor, admin: Actor, case: dict[str, int]
+) -> None:
+    with pytest.raises(AccessDeniedError):
+        rebuild_indexes(system, analyst)
+    assert rebuild_indexes(system, admin) == {"exhibits_with_facts": 1, "device_listings": 0, "file_rows": 0}

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from evidence_store.catalog import CustodyEventRow, Exhibit
+from evidence_store.errors import AccessDeniedError
 from evidence_store.system import EvidenceSystem
 from review_app.services import Services
 from tests.review_app.conftest import DEMO_CASE, OTHER_CASE, PASSWORD, actor
@@ -143,7 +144,7 @@ def test_persons_page_lists_appearances_and_names(demo_system: EvidenceSystem) -
     assert not at.exception, at.exception
     assert any("Suspect A" in e.label for e in at.expander)
     assert any(b.label.startswith("★") for b in at.button)
-    assert len(at.get("imgs")) >= 2  # each person's best face, cut from the recording or photo
+    assert len(at.get("image")) >= 2  # each person's best face, cut from the recording or photo
 
 
 def test_timeline_fuses_sources_and_map_lists_geotagged(demo_system: EvidenceSystem) -> None:
@@ -186,3 +187,89 @@ def test_intake_page_renders_and_intake_goes_through_the_store(demo_system: Evid
     )
     assert outcome.error is None and outcome.exhibit_ref
     assert _events(demo_system, "RECEIVED", "dc.brown")
+
+
+def test_device_image_page_browses_partitions_and_files(demo_system: EvidenceSystem) -> None:
+    at = _app(demo_system, exhibit__id=_exhibit_id(demo_system, "device_image"))
+    at.switch_page("app_pages/exhibit.py").run()
+    assert not at.exception, at.exception
+    assert "Image verified" in _text(at)
+    headers = [h.value for h in at.subheader]
+    assert "Partitions" in headers and "Files" in headers
+    files = next(d.value for d in at.dataframe if "deleted" in d.value.columns)
+    assert len(files) >= 1
+    at.checkbox(key="exhibit.deleted").check().run()
+    deleted = next(d.value for d in at.dataframe if "deleted" in d.value.columns)
+    assert len(deleted) == 0 or set(deleted["deleted"]) == {True}
+
+
+def test_audio_page_plays_and_lists_speech(demo_system: EvidenceSystem) -> None:
+    at = _app(demo_system, exhibit__id=_exhibit_id(demo_system, "audio"))
+    at.switch_page("app_pages/exhibit.py").run()
+    assert not at.exception, at.exception
+    players = at.get("audio")
+    assert players and "/api/media/" in players[0].proto.url
+    assert "Speech" in [h.value for h in at.subheader]
+    speech = [b for b in at.button if b.key and b.key.startswith("exhibit.speech.")]
+    assert speech
+    speech[0].click().run()
+    assert at.session_state["exhibit.seek"] is not None  # jumped to the moment
+
+
+def test_download_needs_a_reason_and_is_recorded(demo_system: EvidenceSystem) -> None:
+    exhibit_id = _exhibit_id(demo_system, "photo")
+    at = _app(demo_system, exhibit__id=exhibit_id)
+    at.switch_page("app_pages/exhibit.py").run()
+    before = len(_events(demo_system, "DOWNLOADED", "dc.brown"))
+    download = next(b for b in at.button if b.label == "Download original")
+    download.click().run()
+    assert "needs a stated reason" in _text(at)
+    assert len(_events(demo_system, "DOWNLOADED", "dc.brown")) == before
+    at.text_input[-1].input("copy for the forensic image expert")  # a form: sent by its button
+    next(b for b in at.button if b.label == "Download original").click().run()
+    links = at.get("link_button")
+    assert links and "/api/media/" in links[0].proto.url
+    recorded = _events(demo_system, "DOWNLOADED", "dc.brown")
+    assert len(recorded) == before + 1 and recorded[-1].reason == "copy for the forensic image expert"
+
+
+def test_naming_a_person_is_a_recorded_decision(demo_system: EvidenceSystem) -> None:
+    at = _app(demo_system)
+    at.switch_page("app_pages/persons.py").run()
+    unnamed = next(e.label.split(" ")[0] for e in at.expander if "unnamed" in e.label)
+    at.selectbox(key="persons.name.who").select(unnamed)
+    at.text_input(key="persons.name.text").input("Witness B")
+    at.text_input(key="persons.name.why").input("recognised by DC Brown")
+    next(b for b in at.button if b.label == "Name").click().run()
+    assert not at.exception, at.exception
+    assert any(f"{unnamed} — Witness B" in e.label for e in at.expander)
+    decided = _events(demo_system, "PERSON_DECIDED", "dc.brown")
+    assert decided and decided[-1].reason == "recognised by DC Brown"
+
+
+def test_admins_add_users_and_members(demo_system: EvidenceSystem) -> None:
+    at = _app(demo_system, user="demo.admin")
+    at.session_state["case"] = None
+    at.switch_page("app_pages/admin.py").run()
+    assert not at.exception, at.exception
+    assert "dc.brown" in set(at.dataframe[0].value["name"])
+    at.text_input(key="admin.user.name").input("pc.newcomer")
+    at.selectbox(key="admin.user.role").select("investigator")
+    at.text_input(key="admin.user.password").input("a long enough passphrase")
+    next(b for b in at.button if b.label == "Add user").click().run()
+    assert not at.exception, at.exception
+    at.text_input(key="admin.case").input(DEMO_CASE).run()
+    at.text_input(key="admin.member.user").input("pc.newcomer")
+    next(b for b in at.button if b.label == "Add member").click().run()
+    assert "pc.newcomer" in set(at.dataframe[-1].value["name"])
+    assert _events(demo_system, "MEMBER_ADDED", "demo.admin")
+
+
+def test_supervisors_see_members_of_their_case_but_not_the_users(demo_system: EvidenceSystem) -> None:
+    at = _app(demo_system, user="sup.khan")
+    at.switch_page("app_pages/admin.py").run()
+    assert not at.exception, at.exception
+    assert "Users" not in [h.value for h in at.subheader]
+    assert "dc.brown" in set(at.dataframe[0].value["name"])  # members of the case in the sidebar
+    with pytest.raises(AccessDeniedError):
+        Services(demo_system).users(actor(demo_system, "dc.brown"))
