@@ -212,11 +212,17 @@ class DeviceFileIndex(Base):
     __table_args__ = (
         Index("ix_device_file_index_listing", "exhibit_id", "parent", "name_lower"),
         # A substring search (LIKE '%x%') scans this index, not the table: the case's names and nothing else.
-        Index("ix_device_file_index_case_name", "case_id", "name_lower"),
+        # SQLite's index entries carry the rowid (= id); PostgreSQL's must be given it for an index-only scan.
+        Index("ix_device_file_index_case_name", "case_id", "name_lower", postgresql_include=["id"]),
         Index("ix_device_file_index_sha256", "sha256"),
         Index("ix_device_file_index_md5", "md5"),
         Index("ix_device_file_index_sha1", "sha1"),
+        # The timeline pages through each kind of time in order; without these, a page of a million-row
+        # case reads every row for the three times not indexed (measured: 2 s a page instead of 20 ms).
         Index("ix_device_file_index_case_mtime", "case_id", "mtime"),
+        Index("ix_device_file_index_case_atime", "case_id", "atime"),
+        Index("ix_device_file_index_case_ctime", "case_id", "ctime"),
+        Index("ix_device_file_index_case_crtime", "case_id", "crtime"),
     )
 
     # 64-bit on PostgreSQL: every re-listing of a device takes a million new ids. SQLite's rowid is 64-bit

@@ -9,6 +9,11 @@ index, so it leaves nothing on the ledger; every read of it is authorised and re
 
 Times are the ISO 8601 strings of the listing and are compared as strings: UTC ones end in "Z", local ones
 (FAT, exFAT: the disk holds no zone) have no zone at all, and a timeline row says which it is.
+
+Measured on a generated 1,000,000-row listing (2-core VM; SQLite / PostgreSQL 127.0.0.1): indexing 62 s /
+187 s, indexing again (the old rows deleted in the same transaction) 110-140 s / 238 s; a name search 0.2-0.3 s
+whether it finds nothing or many; a digest, a directory page or a timeline page 5-50 ms. On SQLite the build
+holds the database's write lock throughout, so other writers (ledger appends, views) wait for it.
 """
 
 from __future__ import annotations
@@ -120,8 +125,8 @@ def index_device_files(system: EvidenceSystem, exhibit_id: int) -> int:
         )
         results = newest_results(session, query)
     indexed = 0
-    # On SQLite this transaction holds the database's write lock until the listing is in; other writers
-    # queue behind it (busy_timeout). See docs of the module for the measured times.
+    # On SQLite this transaction holds the database's write lock until the listing is in (about a minute for
+    # a million rows, two when old rows go too); other writers queue behind it, up to busy_timeout (60 s).
     with system.catalog.transaction() as session, _large_sqlite_cache(session):
         session.execute(
             delete(DeviceFileIndex).where(DeviceFileIndex.exhibit_id == exhibit_id),
@@ -313,7 +318,9 @@ def search_device_files(
     with system.catalog.reading() as session:
         case = get_case(session, case_ref)
         authorize(system, session, actor, Permission.VIEW, case)
-        query = select(DeviceFileIndex).where(DeviceFileIndex.case_id == case.id)
+        # The ids first, then their rows: a name search then reads only the (case_id, name_lower) index, not
+        # a table row per name it rejects (PostgreSQL: an index-only scan, 0.2 s instead of 1.7 s a million).
+        query = select(DeviceFileIndex.id).where(DeviceFileIndex.case_id == case.id)
         if match is not None:
             column = getattr(DeviceFileIndex, match)
             query = query.where(column == wanted.lower()).order_by(DeviceFileIndex.id)
@@ -322,9 +329,10 @@ def search_device_files(
             query = query.where(DeviceFileIndex.name_lower.like(pattern, escape="\\")).order_by(
                 DeviceFileIndex.name_lower, DeviceFileIndex.id
             )
-        found = list(session.execute(query.limit(limit)).scalars())
-        refs = _exhibit_refs(session, {r.exhibit_id for r in found})
-        rows = [{**_shown(r, refs[r.exhibit_id]), "match": match or "name"} for r in found]
+        ids = list(session.execute(query.limit(limit)).scalars())
+        found = _rows_by_id(session, ids)
+        refs = _exhibit_refs(session, {r.exhibit_id for r in found.values()})
+        rows = [{**_shown(found[i], refs[found[i].exhibit_id]), "match": match or "name"} for i in ids]
     what = f"device file search by {match or 'name'}: {wanted!r} ({len(rows)} found)"
     record_view(system, actor, what, case_ref, reason=None)
     return rows
@@ -383,11 +391,17 @@ def file_times(
                 conditions.append(column >= start)
             if end is not None:
                 conditions.append(column < end)
-            arms.append(
-                select(DeviceFileIndex.id.label("id"), literal(kind).label("kind"), column.label("time")).where(
-                    *conditions
-                )
+            # Each kind's page in its own order and limit, merged after: each reads its (case_id, time) index
+            # from the window's start and stops, where a sort over the union would read every time in it
+            # (PostgreSQL: 10 ms instead of 3.6 s a page of a million-row case).
+            arm = (
+                select(DeviceFileIndex.id.label("id"), literal(kind).label("kind"), column.label("time"))
+                .where(*conditions)
+                .order_by(column, DeviceFileIndex.id)
+                .limit(offset + limit)
+                .subquery()
             )
+            arms.append(select(arm.c.id, arm.c.kind, arm.c.time))
         window = union_all(*arms).subquery()
         page = session.execute(
             select(window.c.id, window.c.kind, window.c.time)
@@ -395,12 +409,7 @@ def file_times(
             .offset(offset)
             .limit(limit)
         ).all()
-        by_id = {
-            r.id: r
-            for r in session.execute(
-                select(DeviceFileIndex).where(DeviceFileIndex.id.in_({p.id for p in page}))
-            ).scalars()
-        }
+        by_id = _rows_by_id(session, [p.id for p in page])
         refs = _exhibit_refs(session, {r.exhibit_id for r in by_id.values()})
         rows = [
             {**_shown(by_id[p.id], refs[by_id[p.id].exhibit_id]), "time_kind": p.kind, "time": p.time} for p in page
@@ -451,6 +460,13 @@ def _exhibit(session: Session, exhibit_id: int) -> Exhibit:
     if exhibit is None:
         raise NotFoundError(f"no exhibit {exhibit_id}", exhibit=exhibit_id)
     return exhibit
+
+
+def _rows_by_id(session: Session, ids: Sequence[int]) -> dict[int, DeviceFileIndex]:
+    if not ids:
+        return {}
+    found = session.execute(select(DeviceFileIndex).where(DeviceFileIndex.id.in_(set(ids)))).scalars()
+    return {r.id: r for r in found}
 
 
 def _exhibit_refs(session: Session, exhibit_ids: Iterable[int]) -> dict[int, str]:

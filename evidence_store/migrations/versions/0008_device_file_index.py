@@ -51,14 +51,25 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_device_file_index_listing", "device_file_index", ["exhibit_id", "parent", "name_lower"])
-    op.create_index("ix_device_file_index_case_name", "device_file_index", ["case_id", "name_lower"])
+    op.create_index(
+        "ix_device_file_index_case_name", "device_file_index", ["case_id", "name_lower"], postgresql_include=["id"]
+    )
     op.create_index("ix_device_file_index_sha256", "device_file_index", ["sha256"])
     op.create_index("ix_device_file_index_md5", "device_file_index", ["md5"])
     op.create_index("ix_device_file_index_sha1", "device_file_index", ["sha1"])
-    op.create_index("ix_device_file_index_case_mtime", "device_file_index", ["case_id", "mtime"])
+    for kind in ("mtime", "atime", "ctime", "crtime"):
+        op.create_index(f"ix_device_file_index_case_{kind}", "device_file_index", ["case_id", kind])
 
 
 def downgrade() -> None:
-    for name in ("case_mtime", "sha1", "md5", "sha256", "case_name", "listing"):
+    names = [
+        "listing",
+        "case_name",
+        "sha256",
+        "md5",
+        "sha1",
+        *(f"case_{k}" for k in ("mtime", "atime", "ctime", "crtime")),
+    ]
+    for name in reversed(names):
         op.drop_index(f"ix_device_file_index_{name}", table_name="device_file_index")
     op.drop_table("device_file_index")
