@@ -261,3 +261,47 @@ def test_paths_and_directories_are_read_as_the_index_holds_them() -> None:
         "/DCIM",
         "/DCIM/Camera",
     ]
+
+
+def test_a_build_is_written_in_short_transactions_and_shown_only_when_whole(
+    system: EvidenceSystem, analyst: Actor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import evidence_store.file_index as file_index
+
+    create_case(system, analyst, CASE, "Seized phone")
+    exhibit = _device_exhibit(system, analyst, tmp_path)
+    _record_listing(system, analyst, exhibit, ENTRIES)
+    assert index_device_files(system, exhibit) == len(ENTRIES)
+    before = directory_listing(system, analyst, exhibit, "/Bulk").total
+
+    # The listing made again, and its indexing dies after two batches: those rows are in the table, but the
+    # old build stays the one readers see; between batches other writers went on (a view is recorded).
+    _record_listing(system, analyst, exhibit, [*ENTRIES, _entry("/Bulk/late.bin", size=1)])
+    real_batches = file_index.result_batches
+    seen = 0
+
+    def dying(system_: EvidenceSystem, results: list[str]) -> Any:
+        nonlocal seen
+        for whole in real_batches(system_, results):
+            for start in range(0, whole.num_rows, 10):  # batches of ten, as a large listing reads
+                seen += 1
+                if seen == 3:
+                    raise OSError("the worker was killed")
+                directory_listing(system, analyst, exhibit, "/")  # a write (VIEWED) between two batches
+                yield whole.slice(start, 10)
+
+    monkeypatch.setattr(file_index, "result_batches", dying)
+    with pytest.raises(OSError):
+        index_device_files(system, exhibit)
+    monkeypatch.setattr(file_index, "result_batches", real_batches)
+    with system.catalog.reading() as session:
+        rows = session.execute(select(func.count()).select_from(DeviceFileIndex)).scalar_one()
+    assert rows == len(ENTRIES) + 20  # two batches of ten, written and not shown
+    assert directory_listing(system, analyst, exhibit, "/Bulk").total == before
+
+    # The next build shows the new listing and removes both the old build and the dead one's rows.
+    assert index_device_files(system, exhibit) == len(ENTRIES) + 1
+    assert directory_listing(system, analyst, exhibit, "/Bulk").total == before + 1
+    with system.catalog.reading() as session:
+        rows = session.execute(select(func.count()).select_from(DeviceFileIndex)).scalar_one()
+    assert rows == len(ENTRIES) + 1

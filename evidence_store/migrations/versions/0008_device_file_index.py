@@ -23,6 +23,7 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("case_id", sa.Integer(), nullable=False),
         sa.Column("exhibit_id", sa.Integer(), nullable=False),
+        sa.Column("build", sa.BigInteger(), nullable=False),
         sa.Column("result_sha256", sa.String(length=64), nullable=False),
         sa.Column("row", sa.BigInteger(), nullable=False),
         sa.Column("volume", sa.Integer(), nullable=True),
@@ -50,18 +51,34 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["exhibit_id"], ["exhibits.id"]),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index("ix_device_file_index_listing", "device_file_index", ["exhibit_id", "parent", "name_lower"])
     op.create_index(
-        "ix_device_file_index_case_name", "device_file_index", ["case_id", "name_lower"], postgresql_include=["id"]
+        "ix_device_file_index_listing", "device_file_index", ["exhibit_id", "build", "parent", "name_lower"]
+    )
+    op.create_index(
+        "ix_device_file_index_case_name",
+        "device_file_index",
+        ["case_id", "name_lower", "build"],
+        postgresql_include=["id"],
     )
     op.create_index("ix_device_file_index_sha256", "device_file_index", ["sha256"])
     op.create_index("ix_device_file_index_md5", "device_file_index", ["md5"])
     op.create_index("ix_device_file_index_sha1", "device_file_index", ["sha1"])
     for kind in ("mtime", "atime", "ctime", "crtime"):
-        op.create_index(f"ix_device_file_index_case_{kind}", "device_file_index", ["case_id", kind])
+        op.create_index(f"ix_device_file_index_case_{kind}", "device_file_index", ["case_id", kind, "build"])
+    op.create_table(
+        "device_file_index_builds",
+        sa.Column("exhibit_id", sa.Integer(), sa.ForeignKey("exhibits.id"), primary_key=True),
+        sa.Column("case_id", sa.Integer(), sa.ForeignKey("cases.id"), nullable=False),
+        sa.Column("build", sa.BigInteger(), nullable=False),
+        sa.Column("result_sha256", sa.String(length=64), nullable=False),
+        sa.Column("rows", sa.BigInteger(), nullable=False),
+        sa.Column("built_at", sa.String(length=40), nullable=False),
+    )
+    op.create_index("ix_device_file_index_builds_case_id", "device_file_index_builds", ["case_id"])
 
 
 def downgrade() -> None:
+    op.drop_table("device_file_index_builds")
     names = [
         "listing",
         "case_name",
