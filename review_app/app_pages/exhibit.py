@@ -177,9 +177,9 @@ def device_panel(services: Services) -> None:
             st.rerun()
     tree, listing = st.columns([1, 3])
     with tree:
-        for sub in services.subdirectories(actor, record["exhibit_id"], parent):
-            if st.button(f"{sub}/", icon=":material/folder:", key=f"exhibit.dir.sub.{sub}"):
-                st.session_state["exhibit.dir"] = parent.rstrip("/") + "/" + sub
+        for sub in services.subdirectories(actor, record["exhibit_id"], parent):  # full paths
+            if st.button(sub.rsplit("/", 1)[-1] + "/", icon=":material/folder:", key=f"exhibit.dir.sub.{sub}"):
+                st.session_state["exhibit.dir"] = sub
                 st.rerun()
     with listing:
         a, b, c = st.columns(3)

@@ -273,3 +273,15 @@ def test_supervisors_see_members_of_their_case_but_not_the_users(demo_system: Ev
     assert "dc.brown" in set(at.dataframe[0].value["name"])  # members of the case in the sidebar
     with pytest.raises(AccessDeniedError):
         Services(demo_system).users(actor(demo_system, "dc.brown"))
+
+
+def test_device_browser_opens_a_folder_from_the_tree(demo_system: EvidenceSystem) -> None:
+    at = _app(demo_system, exhibit__id=_exhibit_id(demo_system, "device_image"))
+    at.switch_page("app_pages/exhibit.py").run()
+    folders = [b for b in at.button if b.key and b.key.startswith("exhibit.dir.sub.")]
+    assert folders, "the seized card's root has a folder"
+    path = folders[0].key.removeprefix("exhibit.dir.sub.")
+    folders[0].click().run()
+    assert not at.exception, at.exception
+    assert at.session_state["exhibit.dir"] == path
+    assert f"in {path}" in _text(at)
