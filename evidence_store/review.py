@@ -663,3 +663,12 @@ def rebuild_indexes(system: EvidenceSystem, actor: Actor) -> dict[str, int]:
     facts = rebuild_facts(system)
     rows = sum(index_device_files(system, exhibit_id) for exhibit_id in listed)
     return {"exhibits_with_facts": facts, "device_listings": len(listed), "file_rows": rows}
+
+
+def references_of(system: EvidenceSystem, uids: list[str]) -> dict[str, str]:
+    """Exhibit references by uid, for uids the caller was already authorised to see (runs of a case)."""
+    if not uids:
+        return {}
+    with system.catalog.reading() as session:
+        rows = session.execute(select(Exhibit.uid, Exhibit.reference).where(Exhibit.uid.in_(uids))).all()
+    return {str(uid): str(reference) for uid, reference in rows}

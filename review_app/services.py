@@ -197,6 +197,9 @@ class Services:
         """The exhibits `actor` may have analysed (ANALYSE is checked and refusals recorded)."""
         return exhibit_uids(self.system, actor, case_ref=case_ref, exhibit=exhibit)
 
+    def references(self, uids: list[str]) -> dict[str, str]:
+        return review.references_of(self.system, uids)
+
     def intake(
         self, actor: Actor, case_ref: str, files: Sequence[tuple[str, bytes]], request: IngestRequest
     ) -> list[IngestOutcome]:

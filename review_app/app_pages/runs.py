@@ -30,30 +30,36 @@ if launch:
     st.session_state["runs.uids"] = uids
 
 watched = st.session_state.get("runs.uids") or services.uids(actor, case_ref, None)
-runs = client.recent_runs(limit=50, uids=watched)
+references = services.references(watched)
 st.subheader("Recent runs of this case")
-if st.button("Refresh", key="runs.refresh"):
-    st.rerun()
-st.dataframe(
-    [
-        {
-            "run": r.run_id[:8],
-            "exhibit uid": r.uid or "",
-            "status": r.status,
-            "started": r.started_at.isoformat(timespec="seconds") if r.started_at else "",
-            "ended": r.ended_at.isoformat(timespec="seconds") if r.ended_at else "",
-            "by": r.launched_by or "",
-            "link": client.dagster_run_url(r.run_id),
-        }
-        for r in runs
-    ],
-    hide_index=True,
-    width="stretch",
-    column_config={"link": st.column_config.LinkColumn("Dagster", display_text="open")},
-)
-for r in runs:
-    if r.status == "FAILURE":
-        for failure in client.run_failures(r.run_id):
-            st.error(
-                f"Run {r.run_id[:8]} · {failure.step_key}: **{failure.code or 'EX-STEP-FAILED'}** — {failure.message}"
-            )
+
+
+@st.fragment(run_every=5)
+def progress() -> None:
+    """Redrawn every few seconds while the page is open: runs move from QUEUED to SUCCESS or FAILURE."""
+    runs = client.recent_runs(limit=50, uids=watched)
+    st.dataframe(
+        [
+            {
+                "run": r.run_id[:8],
+                "exhibit": references.get(r.uid or "", r.uid or ""),
+                "status": r.status,
+                "started": r.started_at.isoformat(timespec="seconds") if r.started_at else "",
+                "ended": r.ended_at.isoformat(timespec="seconds") if r.ended_at else "",
+                "by": r.launched_by or (f"sensor {r.sensor}" if r.sensor else ""),
+                "link": client.dagster_run_url(r.run_id),
+            }
+            for r in runs
+        ],
+        hide_index=True,
+        width="stretch",
+        column_config={"link": st.column_config.LinkColumn("Dagster", display_text="open")},
+    )
+    for r in runs:
+        if r.status == "FAILURE":
+            for failure in client.run_failures(r.run_id):
+                step = failure.step_key or "the run"
+                st.error(f"Run {r.run_id[:8]} · {step}: **{failure.code or 'EX-STEP-FAILED'}** — {failure.message}")
+
+
+progress()

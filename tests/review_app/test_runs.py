@@ -137,7 +137,36 @@ def test_launch_watch_and_explain_runs_through_graphql(
         assert _until_finished(client, again.run_id).status == "CANCELED"
         assert [r.run_id for r in client.recent_runs(uids=[uid]) if r.launched_by] == [again.run_id, good.run_id]
         assert client.terminate(good.run_id) is False  # finished: nothing to stop
+
+        # The Runs page over the same server: the case's runs with their exhibit, and a launch from the page.
+        page = _runs_page(system, analyst, "OP-RUNS", url, monkeypatch)
+        shown = page.dataframe[0].value
+        assert set(shown["exhibit"]) == {outcome.exhibit_ref} and "SUCCESS" in set(shown["status"])
+        page.radio(key="runs.scope").set_value("one exhibit")
+        page.text_input(key="runs.exhibit").input(str(outcome.exhibit_ref))
+        next(b for b in page.button if b.label == "Launch").click().run()
+        assert not page.exception, page.exception
+        assert "1 run(s) submitted" in [s.value for s in page.success]
+        assert len(page.dataframe[0].value) == len(shown) + 1
         print(f"served for {time.monotonic() - started:.1f} s")
+
+
+def _runs_page(system: EvidenceSystem, analyst: Actor, case_ref: str, url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from streamlit.testing.v1 import AppTest
+
+    from review_app.services import Services
+
+    monkeypatch.setenv("EXHIBIT_DAGSTER_URL", url)
+    page = AppTest.from_file(
+        str(Path(__file__).resolve().parents[2] / "review_app" / "streamlit_app.py"), default_timeout=60
+    )
+    page.session_state["services"] = Services(system)
+    page.session_state["actor"] = analyst
+    page.session_state["last_seen"] = time.time()
+    page.session_state["case"] = case_ref
+    page.switch_page("app_pages/runs.py").run()
+    assert not page.exception, page.exception
+    return page
 
 
 def test_nothing_listening_is_a_coded_error() -> None:
