@@ -33,6 +33,7 @@ bench: setup
 	$(UV_RUN) python bench/media_analysis.py
 	$(UV_RUN) python bench/device_image.py
 	$(UV_RUN) python bench/faces.py
+	$(UV_RUN) python bench/review_app.py
 
 clean:
 	rm -rf .exhibit .pytest_cache .mypy_cache .ruff_cache
