@@ -38,7 +38,7 @@ from evidence_store.errors import NotInitialisedError
 if TYPE_CHECKING:
     from evidence_store.objects import PutResult
 
-SCHEMA_HEAD = "0009"
+SCHEMA_HEAD = "0010"
 
 
 def utcnow() -> datetime:
@@ -335,6 +335,31 @@ class ExhibitFact(Base):
     model: Mapped[str | None] = mapped_column(String(200))
     serial: Mapped[str | None] = mapped_column(String(200))
     software: Mapped[str | None] = mapped_column(String(300))
+
+
+class DisclosureItem(Base):
+    """One item of a case's unused material as the disclosure officer decided it: an exhibit, or a block of
+    similar exhibits, on the non-sensitive (MG6C) or sensitive (MG6D) schedule, or found not relevant. Item
+    numbers run on across continuation schedules and never change once given. Every change is also a
+    DISCLOSURE_DECIDED or CPS_MARKED ledger event holding the whole new state: the ledger is the history."""
+
+    __tablename__ = "disclosure_items"
+    __table_args__ = (UniqueConstraint("case_id", "schedule", "number", name="uq_disclosure_item_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    schedule: Mapped[str] = mapped_column(String(20))  # MG6C, MG6D, not_relevant
+    number: Mapped[int | None] = mapped_column(Integer)  # in its schedule; none for not relevant
+    exhibit_ids: Mapped[list[int]] = mapped_column(JSON)
+    description: Mapped[str] = mapped_column(Text)
+    sensitivity: Mapped[str | None] = mapped_column(Text)  # MG6D: why it is sensitive
+    undermines: Mapped[str | None] = mapped_column(Text)  # MG6E: why it might undermine or assist
+    copy_supplied: Mapped[bool] = mapped_column(default=False)
+    cps_mark: Mapped[str | None] = mapped_column(String(10))  # D, CND, I
+    cps_comment: Mapped[str | None] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    decided_by: Mapped[str] = mapped_column(String(100))
+    decided_at: Mapped[str] = mapped_column(String(40))
 
 
 class Membership(Base):

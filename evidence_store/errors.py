@@ -97,6 +97,13 @@ class KeyMissingError(ConfigError):
     code = "EX-KEY-MISSING"
 
 
+class DisclosureDecisionError(InputError):
+    """A disclosure decision that cannot be made as asked (no reason for sensitivity, an exhibit already in
+    another item, a possibly undermining item in a block, an unknown item or mark)."""
+
+    code = "EX-DISCLOSURE-DECISION"
+
+
 class PersonDecisionError(InputError):
     """A decision about persons that cannot be made as asked (unknown person, nothing to split, name clash)."""
 

@@ -48,3 +48,5 @@ class CustodyAction(StrEnum):
     REDACTION_REVIEWED = "REDACTION_REVIEWED"  # a reviewer approved or rejected a redacted copy
     SIGNED_IN = "SIGNED_IN"  # a user signed in to the review app (failures are ACCESS_DENIED)
     SIGNED_OUT = "SIGNED_OUT"  # a user signed out, or the session expired
+    DISCLOSURE_DECIDED = "DISCLOSURE_DECIDED"  # an item scheduled (MG6C/MG6D) or found not relevant, or re-reviewed
+    CPS_MARKED = "CPS_MARKED"  # the prosecutor's mark (D / CND / I) and comment on a scheduled item
