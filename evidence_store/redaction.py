@@ -27,8 +27,8 @@ from sqlalchemy import select
 from evidence_store import __version__
 from evidence_store.access import Actor, Permission, authorize
 from evidence_store.analysis import newest_rows
-from evidence_store.cases import get_exhibit
-from evidence_store.catalog import Derivative
+from evidence_store.cases import get_case, get_exhibit
+from evidence_store.catalog import Derivative, Exhibit
 from evidence_store.derivatives import Provenance, record_derivative
 from evidence_store.errors import NotFoundError, PersonDecisionError
 from evidence_store.faces import persons_rows
@@ -223,3 +223,29 @@ def redaction_status(system: EvidenceSystem, exhibit_id: int, sha256: str) -> st
             if event.action == CustodyAction.REDACTION_REVIEWED and event.object_sha256 == sha256:
                 status = str(event.details["verdict"])
     return status
+
+
+def case_redactions(system: EvidenceSystem, actor: Actor, case_ref: str) -> list[dict[str, Any]]:
+    """Every redacted copy of the case's exhibits with what it hides and the newest review's verdict (a list
+    of copies, not a view of evidence: watching one is recorded when its link is made)."""
+    with system.catalog.reading() as session:
+        case = get_case(session, case_ref)
+        authorize(system, session, actor, Permission.VIEW, case)
+        made = session.execute(
+            select(Derivative, Exhibit.reference)
+            .join(Exhibit, Exhibit.id == Derivative.exhibit_id)
+            .where(Exhibit.case_id == case.id, Derivative.role == ROLE)
+            .order_by(Derivative.id)
+        ).all()
+    return [
+        {
+            "exhibit_id": d.exhibit_id,
+            "exhibit_ref": ref,
+            "sha256": d.sha256,
+            "made_from": d.source_sha256,
+            "parameters": d.parameters,
+            "created_at": d.created_at,
+            "status": redaction_status(system, d.exhibit_id, d.sha256),
+        }
+        for d, ref in made
+    ]

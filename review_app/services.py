@@ -18,8 +18,9 @@ from typing import Any
 
 import streamlit as st
 
-from evidence_store import access, custody, faces, file_index, inspect, review
+from evidence_store import access, custody, disclosure, faces, file_index, inspect, redaction, review
 from evidence_store.access import Actor, authenticate
+from evidence_store.disclosure import ScheduledItem
 from evidence_store.intake import IngestOutcome, IngestRequest, ingest
 from evidence_store.processing import exhibit_uids
 from evidence_store.settings import Settings
@@ -176,6 +177,30 @@ class Services:
         if not uids or not client.answers():
             return {}
         return {uid: run.status for uid, run in client.newest_per_exhibit(uids).items()}
+
+    # -- disclosure -----------------------------------------------------------------------------------------
+
+    def disclosure_items(self, actor: Actor, case_ref: str, schedule: str | None = None) -> list[ScheduledItem]:
+        return disclosure.case_items(self.system, actor, case_ref, schedule)
+
+    def undecided(self, actor: Actor, case_ref: str) -> list[str]:
+        return disclosure.undecided_exhibits(self.system, actor, case_ref)
+
+    def decide(self, actor: Actor, case_ref: str, exhibits: list[str], schedule: str, **fields: Any) -> ScheduledItem:
+        return disclosure.decide_item(self.system, actor, case_ref, exhibits, schedule, **fields)
+
+    def mark(self, actor: Actor, case_ref: str, schedule: str, number: int, mark: str, comment: str) -> None:
+        disclosure.mark_item(self.system, actor, case_ref, schedule, number, mark, comment)
+
+    def schedule_csv(self, actor: Actor, case_ref: str, schedule: str) -> str:
+        items = disclosure.case_items(self.system, actor, case_ref, schedule)
+        return disclosure.schedule_csv(case_ref, schedule, items, actor.name)
+
+    def redactions(self, actor: Actor, case_ref: str) -> list[dict[str, Any]]:
+        return redaction.case_redactions(self.system, actor, case_ref)
+
+    def review_redaction(self, actor: Actor, exhibit_id: int, sha256: str, verdict: str, note: str) -> None:
+        redaction.review_redaction(self.system, actor, exhibit_id, sha256, verdict, note)
 
     # -- administration ---------------------------------------------------------------------------------------
 

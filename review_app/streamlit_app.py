@@ -129,6 +129,10 @@ def pages() -> list[st.Page]:
         listed.append(st.Page(PAGES / "runs.py", title="Runs", icon=":material/settings:", url_path="runs"))
     if role in ("analyst", "admin", "investigator"):
         listed.append(st.Page(PAGES / "intake.py", title="Intake", icon=":material/upload:", url_path="intake"))
+    if role in ("disclosure_officer", "supervisor", "investigator", "analyst"):
+        listed.append(
+            st.Page(PAGES / "disclosure.py", title="Disclosure", icon=":material/gavel:", url_path="disclosure")
+        )
     if role in ("admin", "supervisor"):
         listed.append(st.Page(PAGES / "admin.py", title="Users and members", icon=":material/group:", url_path="admin"))
     return listed

@@ -285,3 +285,34 @@ def test_device_browser_opens_a_folder_from_the_tree(demo_system: EvidenceSystem
     assert not at.exception, at.exception
     assert at.session_state["exhibit.dir"] == path
     assert f"in {path}" in _text(at)
+
+
+def test_disclosure_officer_decides_and_downloads_schedules(demo_system: EvidenceSystem) -> None:
+    at = _app(demo_system, user="do.patel")
+    at.switch_page("app_pages/disclosure.py").run()
+    assert not at.exception, at.exception
+    undecided = at.multiselect(key="disclosure.ex").options
+    assert undecided, "the demo case starts with nothing decided"
+    at.multiselect(key="disclosure.ex").select(undecided[0])
+    at.radio(key="disclosure.sch").set_value("MG6C")
+    at.text_area(key="disclosure.desc").input("Body-worn video of the arrest outside number 14")
+    next(b for b in at.button if b.label == "Record decision").click().run()
+    assert not at.exception, at.exception
+    assert any(s.value.startswith("MG6C item 1") for s in at.success)
+    assert "Body-worn video of the arrest outside number 14" in set(at.dataframe[0].value["description"])
+    assert "nil return" in _text(at)  # nothing sensitive scheduled
+    assert _events(demo_system, "DISCLOSURE_DECIDED", "do.patel")
+    assert len(at.get("download_button")) == 3  # MG6C, MG6D, MG6E as CSV
+
+
+def test_disclosure_officer_reviews_a_redacted_copy(demo_system: EvidenceSystem) -> None:
+    at = _app(demo_system, user="do.patel")
+    at.switch_page("app_pages/disclosure.py").run()
+    pending = [e for e in at.expander if "pending review" in e.label]
+    assert pending, "the demo makes a redacted copy pending review"
+    at.radio(key="disclosure.v.0").set_value("approved")
+    at.text_input(key="disclosure.note.0").input("watched it through: both bystanders blurred throughout")
+    next(b for b in at.button if b.label == "Record review").click().run()
+    assert not at.exception, at.exception
+    assert any("approved" in e.label for e in at.expander)
+    assert _events(demo_system, "REDACTION_REVIEWED", "do.patel")
