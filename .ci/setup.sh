@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(ffmpeg hashdeep sleuthkit ewf-tools dosfstools e2fsprogs mtools time espeak-ng chromium)
+APT_PACKAGES=(ffmpeg hashdeep sleuthkit ewf-tools dosfstools e2fsprogs mtools time espeak-ng chromium poppler-utils)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

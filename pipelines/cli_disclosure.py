@@ -128,17 +128,23 @@ def list_items(case_ref: str, schedule: str | None, as_json: bool) -> None:
 @disclosure.command("schedule")
 @click.option("--case", "case_ref", required=True)
 @click.option("--schedule", type=click.Choice(["MG6C", "MG6D", "MG6E"]), required=True)
-@click.option("--out", "out_file", type=click.Path(path_type=Path), required=True, help="The CSV file to write.")
+@click.option(
+    "--out", "out_file", type=click.Path(path_type=Path), required=True, help="The file to write: .pdf or .csv."
+)
 @click.option("--officer", help="The disclosure officer's name on the form (default: the user).")
 @json_option
 def schedule(case_ref: str, schedule: str, out_file: Path, officer: str | None, as_json: bool) -> None:
-    """Write a schedule (CSV) generated from the decisions; an MG6D with no items is the endorsed nil return."""
-    from evidence_store.disclosure import case_items, schedule_csv
+    """Write a schedule (PDF or CSV, by the file's suffix) generated from the decisions; an MG6D with no items
+    is the endorsed nil return."""
+    from evidence_store.disclosure import case_items, schedule_csv, schedule_pdf
 
     with _coded(as_json):
         system, actor = _acting()
         items = case_items(system, actor, case_ref, schedule)
-        out_file.write_text(schedule_csv(case_ref, schedule, items, officer or actor.name))
+        if out_file.suffix.lower() == ".pdf":
+            out_file.write_bytes(schedule_pdf(case_ref, schedule, items, officer or actor.name))
+        else:
+            out_file.write_text(schedule_csv(case_ref, schedule, items, officer or actor.name))
     if as_json:
         _emit_json({"schedule": schedule, "items": len(items), "out": str(out_file)})
     else:

@@ -196,6 +196,10 @@ class Services:
         items = disclosure.case_items(self.system, actor, case_ref, schedule)
         return disclosure.schedule_csv(case_ref, schedule, items, actor.name)
 
+    def schedule_pdf(self, actor: Actor, case_ref: str, schedule: str) -> bytes:
+        items = disclosure.case_items(self.system, actor, case_ref, schedule)
+        return disclosure.schedule_pdf(case_ref, schedule, items, actor.name)
+
     def redactions(self, actor: Actor, case_ref: str) -> list[dict[str, Any]]:
         return redaction.case_redactions(self.system, actor, case_ref)
 

@@ -64,12 +64,20 @@ for schedule in ("MG6C", "MG6D", "MG6E"):
         hide_index=True,
         width="stretch",
     )
-    st.download_button(
+    as_csv, as_pdf = st.columns(2)
+    as_csv.download_button(
         f"{schedule} as CSV",
         services.schedule_csv(actor, case_ref, schedule),
         file_name=f"{case_ref}-{schedule}.csv",
         mime="text/csv",
         key=f"disclosure.csv.{schedule}",
+    )
+    as_pdf.download_button(
+        f"{schedule} as PDF",
+        services.schedule_pdf(actor, case_ref, schedule),
+        file_name=f"{case_ref}-{schedule}.pdf",
+        mime="application/pdf",
+        key=f"disclosure.pdf.{schedule}",
     )
 
 if deciding:

@@ -19,6 +19,7 @@ from evidence_store.disclosure import (
     description_warnings,
     mark_item,
     schedule_csv,
+    schedule_pdf,
     schedule_table,
     undecided_exhibits,
 )
@@ -145,3 +146,33 @@ def test_schedules_as_csv_with_a_nil_mg6d(system: EvidenceSystem, officer: Actor
     assert ["2", "Two photographs of the rear garden by the SOCO", "JS/2, JS/3", "", ""] in rows
     nil = schedule_csv(CASE, "MG6D", case_items(system, officer, CASE, "MG6D"), "Raj Patel", "2026-12-03")
     assert NIL_MG6D in nil and "Signature" in nil
+
+
+def test_schedules_as_pdf_render_with_their_rows(system: EvidenceSystem, officer: Actor, tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    if not (shutil.which("pdftoppm") and shutil.which("pdftotext")):
+        pytest.skip("poppler-utils (pdftoppm, pdftotext) is not installed: make setup installs it")
+    for n in range(5):
+        decide_item(
+            system,
+            officer,
+            CASE,
+            [f"JS/{n + 1}"],
+            "MG6C",
+            f"Statement number {n + 1} of a witness to the burglary, describing the man seen leaving " * 16,
+        )
+    items = case_items(system, officer, CASE, "MG6C")
+    pdf = tmp_path / "mg6c.pdf"
+    pdf.write_bytes(schedule_pdf(CASE, "MG6C", items, "Raj Patel", "2026-12-03"))
+    subprocess.run(["pdftoppm", "-png", "-r", "50", str(pdf), str(tmp_path / "page")], check=True)
+    pages = sorted(tmp_path.glob("page*.png"))
+    assert len(pages) >= 2  # long descriptions run onto a continuation sheet
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "MG6C" in text and "Raj Patel" in text and "Signature" in text and "2026-12-03" in text
+    assert text.count("Item no.") == len(pages)  # the headings repeat on every sheet
+    nil = tmp_path / "mg6d.pdf"
+    nil.write_bytes(schedule_pdf(CASE, "MG6D", [], "Raj Patel", "2026-12-03"))
+    nil_text = subprocess.run(["pdftotext", str(nil), "-"], capture_output=True, text=True, check=True).stdout
+    assert "NIL RETURN" in nil_text

@@ -63,6 +63,9 @@ def test_a_disclosure_officer_schedules_marks_and_writes_the_schedules(settings:
     rows = list(csv.reader(mg6c.open()))
     assert ["1", "Body-worn video and pocket notebook of PC 123 at the scene", "JS/1, JS/2", "I", ""] in rows
     assert "NIL RETURN" in mg6d.read_text()
+    pdf = tmp_path / "mg6c.pdf"
+    run(settings, *officer, "schedule", "--case", "OP-MG6", "--schedule", "MG6C", "--out", str(pdf))
+    assert pdf.read_bytes().startswith(b"%PDF-")
     assert (
         run(
             settings,

@@ -302,7 +302,7 @@ def test_disclosure_officer_decides_and_downloads_schedules(demo_system: Evidenc
     assert "Body-worn video of the arrest outside number 14" in set(at.dataframe[0].value["description"])
     assert "nil return" in _text(at)  # nothing sensitive scheduled
     assert _events(demo_system, "DISCLOSURE_DECIDED", "do.patel")
-    assert len(at.get("download_button")) == 3  # MG6C, MG6D, MG6E as CSV
+    assert len(at.get("download_button")) == 6  # MG6C, MG6D, MG6E as CSV and PDF
 
 
 def test_disclosure_officer_reviews_a_redacted_copy(demo_system: EvidenceSystem) -> None:
