@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -40,8 +41,12 @@ def test_serve_runs_the_drop_folder_sensor_and_analyze_submits_runs(
     port = _free_port()
     env.update({"EXHIBIT_INTAKE_INTERVAL": "2", "EXHIBIT_DAGSTER_URL": f"http://127.0.0.1:{port}"})
     assert _exhibit(env, "case", "create", "OP-SERVE", "--title", "Served").returncode == 0
+    review_port = _free_port()
     proc = subprocess.Popen(
-        [EXHIBIT, "serve", "--port", str(port), "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [EXHIBIT, "serve", "--port", str(port), "--review-port", str(review_port), "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         assert proc.stdout is not None
@@ -52,6 +57,9 @@ def test_serve_runs_the_drop_folder_sensor_and_analyze_submits_runs(
             lines.append(line)
         info = json.loads(b"".join(lines))
         assert info["urls"]["dagster"] == f"http://127.0.0.1:{port}"
+        assert info["urls"]["review"] == f"http://127.0.0.1:{review_port}"
+        with urllib.request.urlopen(f"{info['urls']['review']}/_stcore/health", timeout=10) as health:
+            assert health.status == 200  # the review app is up beside Dagster
         assert info["dagster_home"] == str(settings.home / "dagster")
         assert "storage" not in (settings.home / "dagster" / "dagster.yaml").read_text()  # SQLite, one machine
 
