@@ -121,3 +121,22 @@ class DagsterRejectedError(ConfigError):
     not permitted, an error in the server)."""
 
     code = "EX-DAGSTER-REJECTED"
+
+
+class BundleInvalidError(IntegrityError):
+    """A case bundle that does not verify: a digest, the manifest signature, a custody proof or the checkpoint."""
+
+    code = "EX-BUNDLE-INVALID"
+
+
+class BundleUnsafeError(InputError):
+    """A zip refused before anything in it is read: an absolute or `..` path, a link, an encrypted entry, a
+    duplicate name, or sizes that look like a zip bomb."""
+
+    code = "EX-BUNDLE-UNSAFE"
+
+
+class RedactionNotApprovedError(InputError):
+    """A redacted export asked for an exhibit whose redacted copies have not been approved by a reviewer."""
+
+    code = "EX-REDACTION-NOT-APPROVED"
