@@ -9,7 +9,7 @@ and device files from their index (`device_file_index`), never by opening every 
 from __future__ import annotations
 
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,7 @@ from evidence_store.catalog import (
 )
 from evidence_store.custody import exhibit_proof, verify_exhibit_events
 from evidence_store.faces import persons_rows
+from evidence_store.file_index import escape_like
 from evidence_store.proofs import verify_exhibit_proof
 from evidence_store.system import EvidenceSystem
 from forensics.timestamps import RECEIPT
@@ -40,8 +41,8 @@ KINDS = ("bwv", "photo", "audio", "device_image", "document", "other")
 
 
 def _like(text: str) -> str:
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    """A case-insensitive substring pattern for `_any_contains`, its "%", "_" and "\\" taken literally."""
+    return f"%{escape_like(text.lower())}%"
 
 
 def _any_contains(pattern: str, *columns: Any) -> ColumnElement[bool]:
@@ -530,10 +531,6 @@ def open_case(system: EvidenceSystem, actor: Actor, case_ref: str) -> None:
     """Checks that `actor` may open a case named in a link (a refusal is recorded and raised)."""
     with system.catalog.reading() as session:
         authorize(system, session, actor, Permission.VIEW, get_case(session, case_ref))
-
-
-def kinds_present(page: ExhibitPage) -> Counter[str]:
-    return Counter(row["kind"] for row in page.rows)
 
 
 # -- an exhibit's objects and tables ----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any
 
 import streamlit as st
 
-from evidence_store import access, custody, disclosure, faces, file_index, inspect, redaction, review
+from evidence_store import access, disclosure, faces, file_index, inspect, redaction, review
 from evidence_store.access import Actor, authenticate
 from evidence_store.disclosure import ScheduledItem
 from evidence_store.intake import IngestOutcome, IngestRequest, ingest
@@ -167,9 +167,6 @@ class Services:
 
     def badge(self, actor: Actor, exhibit_id: int) -> review.CustodyBadge:
         return review.custody_badge(self.system, actor, exhibit_id)
-
-    def checkpoint(self, actor: Actor) -> Any:
-        return custody.make_checkpoint(self.system, actor)
 
     def run_states(self, uids: list[str]) -> dict[str, str]:
         """The newest Dagster run's status per exhibit uid; empty when Dagster does not answer (the page says so)."""
