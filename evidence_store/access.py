@@ -45,6 +45,7 @@ class Permission(StrEnum):
     REVIEW_FACES = "review_faces"  # merge, split and name persons; match reference photos (leads)
     REDACT = "redact"  # make redacted copies of exhibits for disclosure
     DISCLOSE = "disclose"  # CPIA decisions: schedule items (MG6C/MG6D/MG6E), record the prosecutor's marks
+    RETAIN = "retain"  # retention classes, case outcomes, legal holds, disposal requests (not approvals)
 
 
 _ALL = frozenset(ROLES)
@@ -65,6 +66,7 @@ POLICY: dict[Permission, tuple[frozenset[str], bool]] = {
     Permission.REVIEW_FACES: (frozenset({"investigator", "analyst", "supervisor"}), True),
     Permission.REDACT: (frozenset({"analyst", "disclosure_officer"}), True),
     Permission.DISCLOSE: (frozenset({"disclosure_officer", "supervisor"}), True),
+    Permission.RETAIN: (frozenset({"disclosure_officer", "supervisor"}), True),
 }
 # Admins add members to cases they do not belong to: that is how a case gets its first analyst.
 _MEMBERSHIP_EXEMPT = {(Permission.MANAGE_MEMBERS, "admin")}

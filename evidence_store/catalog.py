@@ -38,7 +38,7 @@ from evidence_store.errors import NotInitialisedError
 if TYPE_CHECKING:
     from evidence_store.objects import PutResult
 
-SCHEMA_HEAD = "0010"
+SCHEMA_HEAD = "0011"
 
 
 def utcnow() -> datetime:
@@ -360,6 +360,71 @@ class DisclosureItem(Base):
     revision: Mapped[int] = mapped_column(Integer, default=1)
     decided_by: Mapped[str] = mapped_column(String(100))
     decided_at: Mapped[str] = mapped_column(String(40))
+
+
+class ExhibitRetention(Base):
+    """An exhibit's own retention class, where it differs from its case's (e.g. non-evidential BWV)."""
+
+    __tablename__ = "exhibit_retention"
+
+    exhibit_id: Mapped[int] = mapped_column(ForeignKey("exhibits.id"), primary_key=True)
+    retention_class: Mapped[str] = mapped_column(String(50))
+    set_by: Mapped[str] = mapped_column(String(100))
+    set_at: Mapped[str] = mapped_column(String(40))
+
+
+class CaseOutcome(Base):
+    """How a case ended, which starts its CPIA retention period; the newest row is the case's outcome."""
+
+    __tablename__ = "case_outcomes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    outcome: Mapped[str] = mapped_column(String(40))
+    outcome_date: Mapped[str] = mapped_column(String(10))
+    release_date: Mapped[str | None] = mapped_column(String(10))  # after a conviction: release from custody
+    recorded_by: Mapped[str] = mapped_column(String(100))
+    recorded_at: Mapped[str] = mapped_column(String(40))
+
+
+class LegalHold(Base):
+    """A hold on a whole case (no exhibit) or one exhibit: nothing under it can be disposed of until released."""
+
+    __tablename__ = "legal_holds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    exhibit_id: Mapped[int | None] = mapped_column(ForeignKey("exhibits.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    authority: Mapped[str | None] = mapped_column(Text)
+    placed_by: Mapped[str] = mapped_column(String(100))
+    placed_at: Mapped[str] = mapped_column(String(40))
+    released_by: Mapped[str | None] = mapped_column(String(100))
+    released_at: Mapped[str | None] = mapped_column(String(40))
+    release_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Disposal(Base):
+    """A request to dispose of an exhibit (and the exhibits extracted from it), and a second person's decision.
+
+    status: requested -> approved -> disposed, or requested -> rejected. "approved" lasts only while the objects
+    are being deleted; a disposal interrupted there is finished by deciding it again.
+    """
+
+    __tablename__ = "disposals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    exhibit_id: Mapped[int] = mapped_column(ForeignKey("exhibits.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)
+    before_due: Mapped[bool] = mapped_column(default=False)
+    requested_by: Mapped[str] = mapped_column(String(100))
+    requested_at: Mapped[str] = mapped_column(String(40))
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[str | None] = mapped_column(String(40))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    certificate: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Membership(Base):

@@ -136,6 +136,19 @@ class BundleUnsafeError(InputError):
     code = "EX-BUNDLE-UNSAFE"
 
 
+class BundlePassphraseError(InputError):
+    """An encrypted bundle opened without its passphrase or with the wrong one, or a passphrase too weak to use."""
+
+    code = "EX-BUNDLE-PASSPHRASE"
+
+
+class DisposalRefusedError(InputError):
+    """A retention step that cannot be taken as asked: a legal hold, not yet due, already disposed of, or the
+    requester approving their own disposal request."""
+
+    code = "EX-DISPOSAL-REFUSED"
+
+
 class RedactionNotApprovedError(InputError):
     """A redacted export asked for an exhibit whose redacted copies have not been approved by a reviewer."""
 

@@ -95,6 +95,8 @@ def verify(
             obj = exhibit.original
             if report.ledger.ok:  # receipts past a broken event are not trustworthy evidence either way
                 report.problems.extend(_catalog_problems(exhibit, obj, signed))
+            if exhibit.status == "disposed":
+                continue  # its objects were deleted on a recorded, approved disposal: nothing left to re-hash
             in_scope.setdefault(obj.sha256, (obj, exhibit, reference))
             # Later segments of a split original, derivatives and analysis tables are stored objects too, and
             # fixity covers them.

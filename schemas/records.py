@@ -50,3 +50,6 @@ class CustodyAction(StrEnum):
     SIGNED_OUT = "SIGNED_OUT"  # a user signed out, or the session expired
     DISCLOSURE_DECIDED = "DISCLOSURE_DECIDED"  # an item scheduled (MG6C/MG6D) or found not relevant, or re-reviewed
     CPS_MARKED = "CPS_MARKED"  # the prosecutor's mark (D / CND / I) and comment on a scheduled item
+    RETENTION_SET = "RETENTION_SET"  # a case's or exhibit's retention class, or a case's outcome, recorded
+    DISPOSAL_REQUESTED = "DISPOSAL_REQUESTED"  # by a user or the retention sweep: nothing is deleted yet
+    DISPOSAL_REVIEWED = "DISPOSAL_REVIEWED"  # a second person approved or rejected a disposal request
