@@ -884,7 +884,7 @@ def demo(out_dir: Path | None, as_json: bool) -> None:
 
 
 # Command groups kept in their own modules, registered on `cli` when it is imported.
-from pipelines import cli_bundles, cli_disclosure, cli_faces  # noqa: E402, F401
+from pipelines import cli_bundles, cli_disclosure, cli_faces, cli_retention, cli_uco  # noqa: E402, F401
 
 if __name__ == "__main__":
     main()

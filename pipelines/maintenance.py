@@ -1,4 +1,5 @@
-"""Jobs that are not about one exhibit: the nightly fixity sweep, ledger checkpoints, quarantining bad drops."""
+"""Jobs that are not about one exhibit: the nightly fixity sweep, ledger checkpoints, quarantining bad drops,
+and the retention sweep (which requests disposals and never deletes)."""
 
 from dagster import (
     Config,
@@ -15,6 +16,7 @@ from dagster import (
 from evidence_store.access import SERVICE
 from evidence_store.custody import make_checkpoint
 from evidence_store.intake_folders import quarantine
+from evidence_store.retention import retention_sweep
 from evidence_store.verification import fixity_sweep
 from pipelines.execution import coded_failures, retry_policy
 from pipelines.resources import EvidenceStoreResource
@@ -72,6 +74,35 @@ def ledger_checkpoint_job() -> None:
     sign_checkpoint()
 
 
+@op(retry_policy=retry_policy())
+def sweep_retention(context: OpExecutionContext, evidence: EvidenceStoreResource) -> Output[None]:
+    """Disposal *requests* for exhibits whose retention has ended; a supervisor approves each one or not."""
+    with coded_failures():
+        report = retention_sweep(evidence.system(), SERVICE)
+    context.log.info(
+        f"retention sweep: {len(report.requested)} disposal(s) requested, {len(report.held)} held, "
+        f"{len(report.reviews_due)} review(s) due, {report.waiting} not yet due; nothing deleted"
+    )
+    summary = report.to_dict()
+    return Output(
+        None,
+        metadata={
+            "requested": MetadataValue.int(len(report.requested)),
+            "held": MetadataValue.int(len(report.held)),
+            "reviews_due": MetadataValue.int(len(report.reviews_due)),
+            "requests": MetadataValue.json(summary["requested"]),
+        },
+    )
+
+
+@job(
+    name="retention_sweep",
+    description="Daily: request disposal of what retention says may go (supervisors approve; nothing deleted here).",
+)
+def retention_sweep_job() -> None:
+    sweep_retention()
+
+
 class QuarantineConfig(Config):
     intake: str
     name: str
@@ -111,6 +142,14 @@ hourly_checkpoint = ScheduleDefinition(
     name="hourly_ledger_checkpoint",
     job=ledger_checkpoint_job,
     cron_schedule="7 * * * *",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
+)
+
+daily_retention = ScheduleDefinition(
+    name="daily_retention_sweep",
+    job=retention_sweep_job,
+    cron_schedule="30 3 * * *",
     execution_timezone="UTC",
     default_status=DefaultScheduleStatus.RUNNING,
 )
