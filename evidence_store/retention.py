@@ -203,7 +203,7 @@ def _due(
         start = max(d for d in (received, since, _date(outcome.outcome_date, "outcome") if outcome else None) if d)
         return _add_years(start, rule.review_years), "review", None
     if outcome is None:
-        return None, None, "the case outcome (exhibit retention outcome)"
+        return None, None, "the case outcome"
     decided = _date(outcome.outcome_date, "outcome date")
     if outcome.outcome != "convicted":
         return decided, "disposal", None
@@ -464,7 +464,9 @@ def list_holds(system: EvidenceSystem, actor: Actor, case_ref: str) -> list[dict
         case = get_case(session, case_ref)
         authorize(system, session, actor, Permission.VIEW, case)
         rows = session.execute(select(LegalHold).where(LegalHold.case_id == case.id).order_by(LegalHold.id)).scalars()
-        refs = dict(session.execute(select(Exhibit.id, Exhibit.reference).where(Exhibit.case_id == case.id)).tuples())
+        refs = {
+            i: r for i, r in session.execute(select(Exhibit.id, Exhibit.reference).where(Exhibit.case_id == case.id))
+        }
         return [
             {
                 "id": h.id,

@@ -9,6 +9,7 @@ deployment's settings: EXHIBIT_HOME and friends). A test about a page, not the d
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from typing import Any
 
 import streamlit as st
 
-from evidence_store import access, disclosure, faces, file_index, inspect, redaction, review
+from evidence_store import access, disclosure, faces, file_index, inspect, redaction, retention, review
 from evidence_store.access import Actor, authenticate
 from evidence_store.disclosure import ScheduledItem
 from evidence_store.intake import IngestOutcome, IngestRequest, ingest
@@ -202,6 +203,46 @@ class Services:
 
     def review_redaction(self, actor: Actor, exhibit_id: int, sha256: str, verdict: str, note: str) -> None:
         redaction.review_redaction(self.system, actor, exhibit_id, sha256, verdict, note)
+
+    # -- retention --------------------------------------------------------------------------------------------
+
+    def retention_status(self, actor: Actor, case_ref: str) -> list[retention.RetentionState]:
+        return retention.retention_status(self.system, actor, case_ref)
+
+    def set_retention(self, actor: Actor, case_ref: str, name: str, exhibit: str | None, reason: str) -> None:
+        retention.set_retention(self.system, actor, case_ref, name, exhibit=exhibit, reason=reason or None)
+
+    def record_outcome(
+        self, actor: Actor, case_ref: str, outcome: str, outcome_date: str, release_date: str | None
+    ) -> None:
+        retention.record_outcome(self.system, actor, case_ref, outcome, outcome_date, release_date=release_date)
+
+    def holds(self, actor: Actor, case_ref: str) -> list[dict[str, Any]]:
+        return retention.list_holds(self.system, actor, case_ref)
+
+    def place_hold(self, actor: Actor, case_ref: str, exhibit: str | None, reason: str, authority: str) -> int:
+        return retention.place_hold(
+            self.system, actor, case_ref, exhibit=exhibit, reason=reason, authority=authority or None
+        )
+
+    def release_hold(self, actor: Actor, case_ref: str, hold_id: int, reason: str) -> None:
+        retention.release_hold(self.system, actor, case_ref, hold_id, reason=reason)
+
+    def disposals(self, actor: Actor, case_ref: str) -> list[retention.DisposalRequest]:
+        return retention.list_disposals(self.system, actor, case_ref)
+
+    def request_disposal(self, actor: Actor, case_ref: str, exhibit: str, reason: str, before_due: bool) -> None:
+        retention.request_disposal(self.system, actor, case_ref, exhibit, reason=reason, before_due=before_due)
+
+    def decide_disposal(self, actor: Actor, request_id: int, approve: bool, reason: str) -> None:
+        retention.decide_disposal(self.system, actor, request_id, approve=approve, reason=reason)
+
+    def certificate_pdf(self, actor: Actor, request_id: int) -> bytes:
+        return retention.certificate_pdf(retention.get_certificate(self.system, actor, request_id))
+
+    def certificate_json(self, actor: Actor, request_id: int) -> str:
+        certificate = retention.get_certificate(self.system, actor, request_id)
+        return json.dumps(certificate, indent=1, sort_keys=True)
 
     # -- administration ---------------------------------------------------------------------------------------
 

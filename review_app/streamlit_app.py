@@ -133,6 +133,10 @@ def pages() -> list[st.Page]:
         listed.append(
             st.Page(PAGES / "disclosure.py", title="Disclosure", icon=":material/gavel:", url_path="disclosure")
         )
+    if role in ("disclosure_officer", "supervisor"):
+        listed.append(
+            st.Page(PAGES / "retention.py", title="Retention", icon=":material/auto_delete:", url_path="retention")
+        )
     if role in ("admin", "supervisor"):
         listed.append(st.Page(PAGES / "admin.py", title="Users and members", icon=":material/group:", url_path="admin"))
     return listed

@@ -316,3 +316,51 @@ def test_disclosure_officer_reviews_a_redacted_copy(demo_system: EvidenceSystem)
     assert not at.exception, at.exception
     assert any("approved" in e.label for e in at.expander)
     assert _events(demo_system, "REDACTION_REVIEWED", "do.patel")
+
+
+def test_retention_hold_request_and_a_second_persons_approval(demo_system: EvidenceSystem, tmp_path: Path) -> None:
+    from evidence_store.access import add_member
+    from evidence_store.cases import create_case
+    from evidence_store.intake import IngestRequest, ingest
+
+    # A case of its own, so that disposing of an exhibit leaves the demo case whole for the other tests.
+    admin, analyst = actor(demo_system, "demo.admin"), actor(demo_system, "jane.smith")
+    create_case(demo_system, analyst, "OP-RETAIN-003", "Non-evidential footage")
+    clip = tmp_path / "bwv-non-evidential.mp4"
+    clip.write_bytes(b"non-evidential footage" * 1000)
+    ingest(demo_system, analyst, [clip], IngestRequest(case_ref="OP-RETAIN-003", by="PC Amy Lee"))
+    for name in ("do.patel", "sup.khan"):
+        add_member(demo_system, admin, "OP-RETAIN-003", name)
+
+    at = _app(demo_system, user="do.patel", case="OP-RETAIN-003")
+    at.switch_page("app_pages/retention.py").run()
+    assert not at.exception, at.exception
+    assert "waits for the case outcome" in set(at.dataframe[0].value["due"])
+    at.text_input(key="retention.hold.reason").input("complaint received")
+    next(b for b in at.button if b.label == "Place hold").click().run()
+    at.text_input(key="retention.request.reason").input("not evidential")
+    at.checkbox(key="retention.request.early").check()
+    next(b for b in at.button if b.label == "Request disposal").click().run()
+    assert "EX-DISPOSAL-REFUSED" in _text(at) and "legal hold" in _text(at)
+
+    sup = _app(demo_system, user="sup.khan", case="OP-RETAIN-003")
+    sup.switch_page("app_pages/retention.py").run()
+    sup.text_input(key="retention.release.reason").input("complaint withdrawn")
+    next(b for b in sup.button if b.label == "Release").click().run()
+    assert not sup.exception, sup.exception
+
+    at.run()
+    at.text_input(key="retention.request.reason").input("not evidential")
+    at.checkbox(key="retention.request.early").check()
+    next(b for b in at.button if b.label == "Request disposal").click().run()
+    assert not at.exception, at.exception
+    assert not [b for b in at.button if b.label == "Approve and dispose"]  # not the requester's to approve
+
+    sup.run()
+    request_id = int(next(e for e in sup.expander if "requested" in e.label).label.split(":")[0].split()[-1])
+    sup.text_input(key=f"retention.decide.why.{request_id}").input("checked: no evidential value")
+    next(b for b in sup.button if b.label == "Approve and dispose").click().run()
+    assert not sup.exception, sup.exception
+    assert "disposed" in set(sup.dataframe[0].value["state"])
+    assert len(sup.get("download_button")) == 2  # the certificate as PDF and signed JSON
+    assert _events(demo_system, "DISPOSED", "sup.khan")
