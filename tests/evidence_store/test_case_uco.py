@@ -218,7 +218,8 @@ def test_the_graph_holds_exhibits_derivatives_custody_and_findings(system: Evide
 
 @SINGLE
 def test_the_graph_parses_as_rdf(system: EvidenceSystem, made: Made) -> None:
-    rdflib = pytest.importorskip("rdflib", reason="rdflib is not a dependency; the Triples reader checks the rest")
+    import rdflib
+
     graph = rdflib.Graph().parse(data=json.dumps(_document(system, made.officer)), format="json-ld")
     query = """
         SELECT ?value WHERE {
@@ -284,3 +285,22 @@ def test_a_non_member_or_no_reason_is_refused_and_recorded(
         actors = [r.actor for r in denied]
         exported = session.execute(select(CustodyEventRow).where(CustodyEventRow.action == "EXPORTED")).first()
     assert actors == ["sup.khan", analyst.name, "do.patel"] and exported is None
+
+
+@SINGLE
+def test_the_graph_conforms_to_the_case_ontology(system: EvidenceSystem, made: Made, tmp_path: Path) -> None:
+    """case-utils' own validator (SHACL shapes of CASE 1.5.0 / UCO 1.4.0): no violations and no warnings."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "case.jsonld"
+    path.write_text(json.dumps(_document(system, made.officer)), encoding="utf-8")
+    validator = Path(sys.executable).parent / "case_validate"
+    done = subprocess.run(
+        [str(validator), "--built-version", "case-1.5.0", "--allow-infos", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "Conforms: True" in done.stdout
