@@ -34,6 +34,7 @@ bench: setup
 	$(UV_RUN) python bench/device_image.py
 	$(UV_RUN) python bench/faces.py
 	$(UV_RUN) python bench/review_app.py
+	$(UV_RUN) python bench/bundle.py
 
 clean:
 	rm -rf .exhibit .pytest_cache .mypy_cache .ruff_cache

@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -506,6 +506,7 @@ def case_uco_document(
     *,
     reason: str | None = None,
     exported_at: str | None = None,
+    exhibit_ids: Collection[int] | None = None,
 ) -> dict[str, Any]:
     """The case's custody and findings as a CASE/UCO JSON-LD document (`@context` and `@graph`).
 
@@ -514,6 +515,9 @@ def case_uco_document(
     Args:
         reason: Why it is exported (required, as for any export).
         exported_at: The export time to state (UTC, ledger format); now by default.
+        exhibit_ids: Only these exhibits and their own events (a bundle of one schedule's exhibits): the case's
+            other exhibits and its case-wide events (disclosure decisions among them) are left out, so nothing
+            about material that is not being handed over leaves with it.
 
     Raises:
         AccessDeniedError: not a disclosure officer or supervisor of the case, or no reason (recorded).
@@ -524,9 +528,11 @@ def case_uco_document(
         authorize(system, session, actor, Permission.EXPORT, case, reason=reason)
         graph = _Graph()
         investigation = _investigation(graph, case_ref, case.title, case.status, case.officer_in_charge)
-        exhibits = list(
-            session.execute(select(Exhibit).where(Exhibit.case_id == case.id).order_by(Exhibit.id)).scalars()
-        )
+        exhibits = [
+            e
+            for e in session.execute(select(Exhibit).where(Exhibit.case_id == case.id).order_by(Exhibit.id)).scalars()
+            if exhibit_ids is None or e.id in exhibit_ids
+        ]
         nodes = {e.id: _exhibit_nodes(graph, case_ref, e) for e in exhibits}
         _children(graph, case_ref, exhibits, nodes)
         derivatives = session.execute(
@@ -550,6 +556,8 @@ def case_uco_document(
                 _facts(graph, case_ref, nodes[fact.exhibit_id], fact)
         events = 0
         for event in Ledger.iter(session, case_ref=case_ref):
+            if exhibit_ids is not None and event.exhibit_id not in nodes:
+                continue
             _custody_action(graph, event, nodes, investigation)
             events += 1
     # The investigation gathers every object of the graph; hashes are characteristics of files, not objects.

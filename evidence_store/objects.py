@@ -264,8 +264,7 @@ class ObjectStore:
     def iter_plaintext(self, sha256: str) -> Iterator[bytes]:
         """The whole plaintext as a stream of blocks, each chunk authenticated as it is read."""
         with self.open(sha256) as reader:
-            while block := reader.read(BLOCK_SIZE):
-                yield block
+            yield from reader.chunks()
 
     def verify(self, sha256: str, expected: Digests | None = None) -> Digests:
         """Re-reads, decrypts and re-hashes a stored object.
@@ -371,6 +370,17 @@ class ObjectReader(io.RawIOBase):
         self._plain_chunk = self._cipher.decrypt(index, index == self._chunks - 1, piece)
         self._plain_index = index
         return self._plain_chunk
+
+    def chunks(self) -> Iterator[bytes]:
+        """The plaintext from the current position to the end, one decrypted chunk at a time, each as decrypted
+        (no copy: a whole-object read such as hashing or an export is bounded by the cipher and the consumer)."""
+        while self._pos < self.size:
+            index, within = divmod(self._pos, self._chunk)
+            plain = self._plain(index)
+            self._pos += len(plain) - within
+            yield plain[within:] if within else plain
+        if self.size == 0:
+            self._plain(0)  # an empty object is one empty final chunk: authenticate it all the same
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         if self._pos >= self.size:

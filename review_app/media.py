@@ -19,6 +19,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -131,6 +132,35 @@ def media_route(read_range: Callable[[str, int, int], bytes], size_of: Callable[
             status_code=206 if wanted else 200,
             media_type=grant.media_type,
             headers=headers,
+        )
+
+    return endpoint
+
+
+_BUNDLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
+
+
+def bundle_route(folder: Callable[[], Path]) -> Any:
+    """The Starlette endpoint serving `/api/bundle/{token}`: a case bundle the page exported, as a download.
+
+    The token names a file in the exports folder (no path: `_BUNDLE_NAME`), minted by the page after the export
+    was authorised and recorded; the file is streamed from disk (Range requests answered), never read whole.
+    """
+    from starlette.requests import Request
+    from starlette.responses import FileResponse, Response
+
+    async def endpoint(request: Request) -> Response:
+        grant = check(request.path_params["token"])
+        if grant is None or not _BUNDLE_NAME.match(grant.sha256):
+            return Response("[EX-MEDIA-LINK] this download link is not valid or has expired", status_code=403)
+        path = folder() / grant.sha256
+        if not path.is_file():
+            return Response("[EX-NOT-FOUND] this bundle is no longer on the server", status_code=404)
+        return FileResponse(
+            path,
+            media_type=grant.media_type,
+            filename=grant.file_name or grant.sha256,
+            headers={"Cache-Control": "private, no-store"},
         )
 
     return endpoint

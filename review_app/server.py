@@ -1,4 +1,5 @@
-"""The review app's server: Streamlit plus the `/api/media/<token>` route that streams stored media by range.
+"""The review app's server: Streamlit plus the `/api/media/<token>` route that streams stored media by range, and
+`/api/bundle/<token>` that hands over a case bundle the Disclosure page exported.
 
 `streamlit run review_app/server.py` (what `exhibit serve` does) finds `app` here and serves both.
 """
@@ -11,8 +12,8 @@ import streamlit as st
 from starlette.routing import Route
 
 from evidence_store.objects import ObjectStore
-from review_app.media import media_route
-from review_app.services import shared
+from review_app.media import bundle_route, media_route
+from review_app.services import exports_folder, shared
 
 
 def _store() -> ObjectStore:
@@ -29,5 +30,8 @@ def _read(sha256: str, start: int, length: int) -> bytes:
 
 app = st.App(
     Path(__file__).parent / "streamlit_app.py",
-    routes=[Route("/api/media/{token}", media_route(_read, _size))],
+    routes=[
+        Route("/api/media/{token}", media_route(_read, _size)),
+        Route("/api/bundle/{token}", bundle_route(lambda: exports_folder(shared().system))),
+    ],
 )

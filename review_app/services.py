@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-from evidence_store import access, disclosure, faces, file_index, inspect, redaction, retention, review
+from evidence_store import access, bundles, disclosure, faces, file_index, inspect, redaction, retention, review
 from evidence_store.access import Actor, authenticate
+from evidence_store.bundles import ExportOutcome
 from evidence_store.disclosure import ScheduledItem
 from evidence_store.intake import IngestOutcome, IngestRequest, ingest
 from evidence_store.processing import exhibit_uids
@@ -47,6 +50,13 @@ def app_origin() -> str:
         scheme, _sep, rest = url.partition("://")
         return f"{scheme}://{rest.split('/', 1)[0]}"
     return os.environ.get("EXHIBIT_REVIEW_URL", "http://127.0.0.1:8501").rstrip("/")
+
+
+def exports_folder(system: EvidenceSystem) -> Path:
+    """Where bundles exported from the app wait to be downloaded (private to the service's user)."""
+    folder = system.settings.home / "exports"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder
 
 
 @dataclass
@@ -197,6 +207,37 @@ class Services:
     def schedule_pdf(self, actor: Actor, case_ref: str, schedule: str) -> bytes:
         items = disclosure.case_items(self.system, actor, case_ref, schedule)
         return disclosure.schedule_pdf(case_ref, schedule, items, actor.name)
+
+    def export_bundle(
+        self,
+        actor: Actor,
+        case_ref: str,
+        *,
+        recipient: str,
+        reason: str,
+        schedule: str | None,
+        redacted: bool,
+        passphrase: str | None,
+    ) -> tuple[ExportOutcome, str]:
+        """Writes a signed case bundle into the exports folder (EXPORTED events, as the CLI) and returns it with a
+        one-hour download link. With a passphrase the bundle is encrypted; the passphrase is not kept."""
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        name = f"{bundles.safe_name(case_ref)}-{stamp}-{secrets.token_hex(4)}.zip" + (".enc" if passphrase else "")
+        out = exports_folder(self.system) / name
+        outcome = bundles.export_bundle(
+            self.system,
+            actor,
+            case_ref,
+            out,
+            recipient=recipient,
+            reason=reason,
+            schedule=schedule,
+            redacted=redacted,
+            passphrase=passphrase,
+        )
+        media_type = "application/octet-stream" if passphrase else "application/zip"
+        token = media.mint(name, media_type, actor.name, seconds=3600, file_name=name)
+        return outcome, f"{app_origin()}/api/bundle/{token}"
 
     def redactions(self, actor: Actor, case_ref: str) -> list[dict[str, Any]]:
         return redaction.case_redactions(self.system, actor, case_ref)

@@ -92,6 +92,40 @@ if deciding:
             services.mark(actor, case_ref, schedule, int(number), mark, comment)
             st.rerun()
 
+if deciding:
+    st.subheader("Case bundle")
+    with st.form("disclosure.export", clear_on_submit=True):
+        recipient = st.text_input("Recipient (recorded)", key="disclosure.export.recipient")
+        reason = st.text_input("Reason (recorded)", key="disclosure.export.reason")
+        scope = st.radio("Exhibits", ["every exhibit", "MG6C", "MG6D"], horizontal=True, key="disclosure.export.scope")
+        redacted = st.checkbox("Approved redacted copies instead of originals", key="disclosure.export.redacted")
+        passphrase = st.text_input(
+            "Passphrase to encrypt it for transfer (optional, at least 12 characters; never stored: send it "
+            "by another channel)",
+            type="password",
+            key="disclosure.export.passphrase",
+        )
+        if st.form_submit_button("Export bundle"):
+            outcome, url = services.export_bundle(
+                actor,
+                case_ref,
+                recipient=recipient,
+                reason=reason,
+                schedule=None if scope == "every exhibit" else scope,
+                redacted=redacted,
+                passphrase=passphrase or None,
+            )
+            st.session_state["disclosure.export.done"] = (outcome.to_dict(), url)
+    done = st.session_state.get("disclosure.export.done")
+    if done:
+        summary, url = done
+        st.success(
+            f"Bundle for {summary['recipient']}: {len(summary['exhibits'])} exhibit(s), {summary['files']} files, "
+            f"manifest SHA-256 {summary['manifest_sha256'][:16]}…, signed by {summary['key_id']}"
+        )
+        st.link_button("Download the bundle (link valid for an hour)", url)
+        st.caption("The recipient checks it offline with `exhibit verify-bundle BUNDLE`.")
+
 st.subheader("Redacted copies")
 copies = services.redactions(actor, case_ref)
 if not copies:

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from evidence_store.access import Actor, Permission, add_member, add_user
+from evidence_store.bundle_crypto import decrypt_file, is_encrypted
 from evidence_store.bundle_verify import (
     MANIFEST_NAME,
     SIGNATURE_NAME,
@@ -30,7 +31,7 @@ from evidence_store.cases import create_case
 from evidence_store.catalog import CustodyEventRow
 from evidence_store.derivatives import Provenance, record_derivative
 from evidence_store.disclosure import decide_item
-from evidence_store.errors import AccessDeniedError, RedactionNotApprovedError
+from evidence_store.errors import AccessDeniedError, BundlePassphraseError, RedactionNotApprovedError
 from evidence_store.intake import IngestRequest, ingest
 from evidence_store.ledger import CustodyEvent, SigningKey
 from evidence_store.redaction import review_redaction
@@ -96,9 +97,48 @@ def test_a_schedule_export_holds_its_exhibits_and_the_schedule(
     with zipfile.ZipFile(bundle) as archive:
         manifest = json.loads(archive.read(MANIFEST_NAME))
         csv_text = archive.read("schedules/MG6C.csv").decode()
+        uco = json.loads(archive.read(manifest["case_uco"]))
     assert [e["exhibit_ref"] for e in manifest["exhibits"]] == ["JS/1", "JS/2"]
     assert manifest["schedules"] == [{"schedule": "MG6C", "file": "schedules/MG6C.csv", "items": 1}]
     assert "Body-worn video and notebook" in csv_text
+    # The CASE/UCO graph inside names only the exported exhibits, and no case-wide event (the decisions).
+    text = json.dumps(uco)
+    assert '"JS/1"' in text and '"JS/2"' in text and '"JS/3"' not in text
+    assert "DISCLOSURE_DECIDED" not in text and "Body-worn video and notebook" not in text
+
+
+@SINGLE
+def test_an_encrypted_bundle_verifies_through_its_passphrase(
+    system: EvidenceSystem, officer: Actor, tmp_path: Path
+) -> None:
+    passphrase = "staple battery horse correct"
+    bundle = _export(system, officer, tmp_path / "case.zip.enc", passphrase=passphrase)
+    sealed = bundle.read_bytes()
+    assert is_encrypted(sealed) and b"manifest.json" not in sealed and b"exhibit 1\n" not in sealed
+    report = verify_bundle(bundle, passphrase=passphrase)
+    assert report.ok and report.encrypted, report.problems
+    assert "every encrypted chunk authenticated" in " ".join(report.verdict())
+    missing = verify_bundle(bundle)
+    assert not missing.ok and missing.problems[0][0] == "EX-BUNDLE-PASSPHRASE"
+    wrong = verify_bundle(bundle, passphrase="another long passphrase")
+    assert not wrong.ok and wrong.problems == [("EX-BUNDLE-PASSPHRASE", wrong.problems[0][1])]
+    damaged = tmp_path / "damaged.zip.enc"
+    flipped = bytearray(sealed)
+    flipped[len(flipped) // 2] ^= 1
+    damaged.write_bytes(bytes(flipped))
+    report = verify_bundle(damaged, passphrase=passphrase)
+    assert not report.ok and report.problems[0][0] == "EX-BUNDLE-INVALID"
+    assert "fails authentication" in report.problems[0][1]
+    plain = tmp_path / "plain.zip"
+    with bundle.open("rb") as source, plain.open("wb") as sink:
+        decrypt_file(source, sink, passphrase)
+    assert verify_bundle(plain).ok
+    with system.catalog.reading() as session:
+        exported = session.execute(select(CustodyEventRow).where(CustodyEventRow.action == "EXPORTED")).scalars()
+        details = [json.loads(e.details) for e in exported]
+    assert all(d["encrypted"] for d in details) and passphrase not in json.dumps(details)
+    with pytest.raises(BundlePassphraseError):
+        _export(system, officer, tmp_path / "weak.zip.enc", passphrase="short")
 
 
 @SINGLE

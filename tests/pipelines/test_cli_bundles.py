@@ -56,3 +56,37 @@ def test_export_then_verify_offline_and_a_tampered_copy_fails(settings: Settings
     assert "Traceback" not in failed.stderr
     custody = run_json(settings, *officer, "custody", "show", "OP-ZIP:JS/1", "--reason", "check export")
     assert "EXPORTED" in json.dumps(custody)
+
+
+@pytest.mark.parametrize("settings", ["file-sqlite"], indirect=True)
+def test_an_encrypted_export_is_checked_and_decrypted_with_the_passphrase(settings: Settings, tmp_path: Path) -> None:
+    setup_users(settings)
+    run(settings, "--as", "test.admin", "user", "add", "do.patel", "--role", "disclosure_officer")
+    run(settings, "case", "create", "OP-ENC", "--title", "Encrypted")
+    run(settings, "--as", "test.admin", "case", "add-member", "OP-ENC", "do.patel")
+    (tmp_path / "bwv.txt").write_text("bwv\n" * 100)
+    run(settings, "ingest", str(tmp_path / "bwv.txt"), "--case", "OP-ENC", "--by", "Jane Smith")
+    secret = tmp_path / "passphrase.txt"
+    secret.write_text("a long shared passphrase\n")
+    bundle = tmp_path / "OP-ENC.zip.enc"
+    made = run_json(settings, "--as", "do.patel", "export", "--case", "OP-ENC", "--out", str(bundle), "--encrypt",
+                    "--passphrase-file", str(secret), "--recipient", "CPS", "--reason", "disclosure")  # fmt: skip
+    assert made["encrypted"] is True
+
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    checked = subprocess.run([EXHIBIT, "verify-bundle", str(bundle)], input="a long shared passphrase\n", env=env,
+                             capture_output=True, text=True)  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "encrypted for transfer" in checked.stdout
+    wrong = subprocess.run([EXHIBIT, "verify-bundle", str(bundle)], input="not the passphrase at all\n", env=env,
+                           capture_output=True, text=True)  # fmt: skip
+    assert wrong.returncode == 1 and "[EX-BUNDLE-PASSPHRASE]" in wrong.stdout
+    plain = tmp_path / "OP-ENC.zip"
+    opened = subprocess.run([EXHIBIT, "decrypt-bundle", str(bundle), "--out", str(plain), "--passphrase-file",
+                             str(secret)], env=env, capture_output=True, text=True)  # fmt: skip
+    assert opened.returncode == 0, opened.stderr
+    assert zipfile.ZipFile(plain).testzip() is None
+    refused = subprocess.run([EXHIBIT, "decrypt-bundle", str(bundle), "--out", str(tmp_path / "x.zip")],
+                             input="wrong wrong wrong\n", env=env, capture_output=True, text=True)  # fmt: skip
+    assert refused.returncode == 2 and "EX-BUNDLE-PASSPHRASE" in refused.stderr
+    assert not (tmp_path / "x.zip").exists() and not (tmp_path / "x.zip.partial").exists()

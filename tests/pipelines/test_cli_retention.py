@@ -1,6 +1,7 @@
 """`exhibit retention|hold|dispose ...` as officers run them: classes, holds, two-person disposal, certificate."""
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def test_request_hold_approve_and_certificate(settings: Settings, tmp_path: Path
     shown = run(settings, *officer, "dispose", "certificate", str(request["id"]), "--out", str(pdf))
     assert "CERTIFICATE OF DISPOSAL" in shown.stdout and "signature: ok" in shown.stdout
     pages = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
-    assert "Pages:          1" in pages
+    assert re.search(r"^Pages:\s+1$", pages, re.MULTILINE) and "(A4)" in pages
     run(settings, *officer, "dispose", "certificate", str(request["id"]), "--out", str(cert))
     assert json.loads(cert.read_text())["approved"]["by"] == "insp.khan"
     listed = run_json(settings, *officer, "dispose", "list", "--case", "OP-GONE")

@@ -364,3 +364,26 @@ def test_retention_hold_request_and_a_second_persons_approval(demo_system: Evide
     assert "disposed" in set(sup.dataframe[0].value["state"])
     assert len(sup.get("download_button")) == 2  # the certificate as PDF and signed JSON
     assert _events(demo_system, "DISPOSED", "sup.khan")
+
+
+def test_disclosure_officer_exports_an_encrypted_bundle_for_download(demo_system: EvidenceSystem) -> None:
+    from evidence_store.bundle_verify import verify_bundle
+    from review_app import media
+    from review_app.services import exports_folder
+
+    at = _app(demo_system, user="do.patel")
+    at.switch_page("app_pages/disclosure.py").run()
+    at.text_input(key="disclosure.export.recipient").input("CPS Area East")
+    at.text_input(key="disclosure.export.reason").input("file build for the first hearing")
+    at.text_input(key="disclosure.export.passphrase").input("seven words sent by phone")
+    next(b for b in at.button if b.label == "Export bundle").click().run()
+    assert not at.exception, at.exception
+    assert any(s.value.startswith("Bundle for CPS Area East") for s in at.success), _text(at)
+    (link,) = [b for b in at.get("link_button") if "Download the bundle" in b.proto.label]
+    grant = media.check(link.proto.url.rsplit("/", 1)[-1])
+    assert grant is not None and grant.file_name and grant.file_name.endswith(".zip.enc")
+    bundle = exports_folder(demo_system) / grant.sha256
+    report = verify_bundle(bundle, passphrase="seven words sent by phone")
+    assert report.ok and report.encrypted, report.problems
+    exported = _events(demo_system, "EXPORTED", "do.patel")
+    assert exported and all("seven words" not in e.details for e in exported)
