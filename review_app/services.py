@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,11 +53,26 @@ def app_origin() -> str:
     return os.environ.get("EXHIBIT_REVIEW_URL", "http://127.0.0.1:8501").rstrip("/")
 
 
+EXPORT_LINK_SECONDS = 3600
+
+
 def exports_folder(system: EvidenceSystem) -> Path:
     """Where bundles exported from the app wait to be downloaded (private to the service's user)."""
     folder = system.settings.home / "exports"
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     return folder
+
+
+def sweep_exports(folder: Path, now: float | None = None) -> list[str]:
+    """Removes bundles whose download links have expired: a bundle is a copy of evidence (plain unless it was
+    encrypted) and must not pile up on the server. Returns the names removed."""
+    cutoff = (now if now is not None else time.time()) - 2 * EXPORT_LINK_SECONDS
+    removed = []
+    for path in folder.iterdir():
+        if path.is_file() and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            removed.append(path.name)
+    return removed
 
 
 @dataclass
@@ -221,6 +237,7 @@ class Services:
     ) -> tuple[ExportOutcome, str]:
         """Writes a signed case bundle into the exports folder (EXPORTED events, as the CLI) and returns it with a
         one-hour download link. With a passphrase the bundle is encrypted; the passphrase is not kept."""
+        sweep_exports(exports_folder(self.system))
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         name = f"{bundles.safe_name(case_ref)}-{stamp}-{secrets.token_hex(4)}.zip" + (".enc" if passphrase else "")
         out = exports_folder(self.system) / name
@@ -236,7 +253,7 @@ class Services:
             passphrase=passphrase,
         )
         media_type = "application/octet-stream" if passphrase else "application/zip"
-        token = media.mint(name, media_type, actor.name, seconds=3600, file_name=name)
+        token = media.mint(name, media_type, actor.name, seconds=EXPORT_LINK_SECONDS, file_name=name)
         return outcome, f"{app_origin()}/api/bundle/{token}"
 
     def redactions(self, actor: Actor, case_ref: str) -> list[dict[str, Any]]:

@@ -105,3 +105,16 @@ def test_the_bundle_route_hands_over_only_a_minted_file(tmp_path: Path) -> None:
     assert _get(app, f"/api/bundle/{climbing}")[0] == 403
     gone = mint("removed.zip", "application/zip", "do.patel")
     assert _get(app, f"/api/bundle/{gone}")[0] == 404
+
+
+def test_expired_exports_are_swept(tmp_path: Path) -> None:
+    import os
+
+    from review_app.services import sweep_exports
+
+    old, fresh = tmp_path / "old.zip", tmp_path / "fresh.zip.enc"
+    old.write_bytes(b"x")
+    fresh.write_bytes(b"y")
+    os.utime(old, (time.time() - 3 * 3600, time.time() - 3 * 3600))
+    assert sweep_exports(tmp_path) == ["old.zip"]
+    assert fresh.exists() and not old.exists()
