@@ -21,7 +21,7 @@ import hashlib
 import io
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -537,8 +537,12 @@ def _request(session: Session, row: Disposal) -> DisposalRequest:
 
 
 def _state_of(session: Session, case: Case, exhibit: Exhibit) -> RetentionState:
-    family = session.execute(select(Exhibit).where(Exhibit.case_id == case.id)).scalars().all()
-    return next(s for s in _states(session, case, family) if s.exhibit_id == exhibit.id)
+    """The exhibit's state; a hold on any exhibit extracted from it counts too, since disposal takes them all."""
+    everything = session.execute(select(Exhibit).where(Exhibit.case_id == case.id)).scalars().all()
+    states = {s.exhibit_id: s for s in _states(session, case, everything)}
+    own = states[exhibit.id]
+    held = {hold for member in _family(session, exhibit) for hold in states[member.id].holds}
+    return own if held <= set(own.holds) else replace(own, holds=tuple(sorted(held)))
 
 
 def _refuse_unless_disposable(state: RetentionState, before_due: bool, today: date) -> None:

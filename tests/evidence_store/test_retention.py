@@ -195,3 +195,20 @@ def test_an_object_another_exhibit_uses_is_kept(
     kept = certificate["exhibits"][0]["objects_kept"]
     assert kept and kept[0]["still_used_by"] == ["OP-OTHER:JS/1"]
     assert system.store.exists(kept[0]["sha256"])
+
+
+@pytest.mark.parametrize("settings", ["file-sqlite"], indirect=True)
+def test_a_hold_on_an_extracted_file_blocks_disposing_of_its_device_image(
+    system: EvidenceSystem, people: tuple[Actor, ...], analyst: Actor, tmp_path: Path
+) -> None:
+    from evidence_store.extraction import record_extracted
+
+    officer = people[0]
+    with system.catalog.reading() as session:
+        image_id = session.execute(select(Exhibit.id).where(Exhibit.reference == "JS/1")).scalar_one()
+    found = tmp_path / "found.jpg"
+    found.write_bytes(b"\xff\xd8 a photo found on the phone")
+    child = record_extracted(system, analyst, image_id, found, {"path": "/DCIM/found.jpg", "volume": 1})
+    place_hold(system, officer, CASE, exhibit=child.exhibit_ref, reason="the photo is in a separate complaint")
+    with pytest.raises(DisposalRefusedError, match="legal hold"):
+        request_disposal(system, officer, CASE, "JS/1", reason="duplicate", before_due=True)
