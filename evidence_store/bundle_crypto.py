@@ -86,9 +86,12 @@ class EncryptionHeader:
     def __post_init__(self) -> None:
         if len(self.salt) != 16 or len(self.check) != TAG_SIZE:
             raise BundleInvalidError("the encrypted bundle's header has a salt or check of the wrong length")
-        if self.n < 2 or self.n & (self.n - 1) or self.n > _MAX_SCRYPT_N or not 1 <= self.r <= 32:
-            raise BundleInvalidError(f"the encrypted bundle's key parameters are implausible (n={self.n}, r={self.r})")
-        if not 1 <= self.p <= 16 or not 4096 <= self.chunk_size <= 64 << 20:
+        # r and p are fixed and n capped: a hostile header must not make the reader spend more than 1 GiB.
+        if self.n < 2 or self.n & (self.n - 1) or self.n > _MAX_SCRYPT_N or (self.r, self.p) != (SCRYPT_R, SCRYPT_P):
+            raise BundleInvalidError(
+                f"the encrypted bundle's key parameters are implausible (n={self.n}, r={self.r}, p={self.p})"
+            )
+        if not 4096 <= self.chunk_size <= 64 << 20:
             raise BundleInvalidError("the encrypted bundle's parameters are implausible")
 
     def to_bytes(self) -> bytes:

@@ -125,7 +125,9 @@ def _choose(
     chosen: list[_Chosen] = []
     with system.catalog.reading() as session:
         case = get_case(session, case_ref)
-        exhibits = session.execute(select(Exhibit).where(Exhibit.case_id == case.id).order_by(Exhibit.id)).scalars()
+        exhibits = session.execute(
+            select(Exhibit).where(Exhibit.case_id == case.id, Exhibit.status != "disposed").order_by(Exhibit.id)
+        ).scalars()
         for exhibit in exhibits:
             if wanted is not None and exhibit.reference not in wanted:
                 continue

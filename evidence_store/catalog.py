@@ -407,8 +407,9 @@ class LegalHold(Base):
 class Disposal(Base):
     """A request to dispose of an exhibit (and the exhibits extracted from it), and a second person's decision.
 
-    status: requested -> approved -> disposed, or requested -> rejected. "approved" lasts only while the objects
-    are being deleted; a disposal interrupted there is finished by deciding it again.
+    status: requested -> approved -> disposed, or requested -> rejected, or "superseded" (its exhibit went with
+    another request's). "approved" lasts only while the objects are being deleted; a disposal interrupted there
+    is finished by approving it again.
     """
 
     __tablename__ = "disposals"
@@ -424,6 +425,7 @@ class Disposal(Base):
     decided_by: Mapped[str | None] = mapped_column(String(100))
     decided_at: Mapped[str | None] = mapped_column(String(40))
     decision_reason: Mapped[str | None] = mapped_column(Text)
+    plan: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # set on approval: what the disposal deletes
     certificate: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
@@ -453,6 +455,9 @@ def ensure_object_row(session: Session, result: PutResult, media_type: str, stor
         session.add(row)
         # Rows that refer to it by digest carry no ORM relationship, so it must be in the database first.
         session.flush()
+    elif row.envelope.get("wrapped_key") is None:
+        # Disposed of once and now stored again: the new object's envelope is the one that opens it.
+        row.envelope = result.envelope.to_dict()
     return row
 
 

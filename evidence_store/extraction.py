@@ -75,7 +75,13 @@ def record_extracted(
             "media_type": media.mime,
         }
         existing = session.execute(
-            select(Exhibit).where(Exhibit.parent_id == parent.id, Exhibit.original_sha256 == digests.sha256).limit(1)
+            select(Exhibit)
+            .where(
+                Exhibit.parent_id == parent.id,
+                Exhibit.original_sha256 == digests.sha256,
+                Exhibit.status != "disposed",
+            )
+            .limit(1)
         ).scalar_one_or_none()
         if existing is not None:
             system.ledger.append(

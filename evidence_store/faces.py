@@ -33,7 +33,7 @@ from evidence_store import __version__
 from evidence_store.access import Actor, Permission, authorize, record_view
 from evidence_store.analysis import newest_results, record_case_table, record_table, result_batches
 from evidence_store.cases import get_case
-from evidence_store.catalog import AnalysisResult, Case
+from evidence_store.catalog import AnalysisResult, Case, Exhibit
 from evidence_store.errors import NotFoundError, PersonDecisionError
 from evidence_store.system import EvidenceSystem
 from forensics.face_clusters import CLUSTER_THRESHOLD, chinese_whispers
@@ -134,8 +134,11 @@ class Appearance:
 
 
 def _case_detection_results(session: Any, case_id: int) -> list[str]:
+    disposed = select(Exhibit.id).where(Exhibit.case_id == case_id, Exhibit.status == "disposed")
     query = select(AnalysisResult).where(
-        AnalysisResult.case_id == case_id, AnalysisResult.table_name == "face_detections"
+        AnalysisResult.case_id == case_id,
+        AnalysisResult.table_name == "face_detections",
+        AnalysisResult.exhibit_id.not_in(disposed),  # their tables were deleted with them
     )
     return newest_results(session, query)
 

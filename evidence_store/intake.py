@@ -493,7 +493,12 @@ def _catalogue(
 def _existing_exhibit(session: Session, case: Case, sha256: str) -> Exhibit | None:
     return session.execute(
         select(Exhibit)
-        .where(Exhibit.case_id == case.id, Exhibit.original_sha256 == sha256, Exhibit.parent_id.is_(None))
+        .where(
+            Exhibit.case_id == case.id,
+            Exhibit.original_sha256 == sha256,
+            Exhibit.parent_id.is_(None),
+            Exhibit.status != "disposed",  # the same bytes again after a disposal are a new exhibit
+        )
         .order_by(Exhibit.id)
         .limit(1)
     ).scalar_one_or_none()

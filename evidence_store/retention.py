@@ -36,6 +36,7 @@ from evidence_store.catalog import (
     AnalysisResult,
     Case,
     CaseOutcome,
+    CustodyEventRow,
     Derivative,
     DeviceFileIndex,
     DeviceFileIndexBuild,
@@ -545,14 +546,18 @@ def _state_of(session: Session, case: Case, exhibit: Exhibit) -> RetentionState:
     return own if held <= set(own.holds) else replace(own, holds=tuple(sorted(held)))
 
 
-def _refuse_unless_disposable(state: RetentionState, before_due: bool, today: date) -> None:
-    if state.disposed:
-        raise DisposalRefusedError(f"exhibit {state.exhibit_ref} was already disposed of")
+def _refuse_if_held(state: RetentionState) -> None:
     if state.holds:
         raise DisposalRefusedError(
             f"exhibit {state.exhibit_ref} is under legal hold {', '.join(map(str, state.holds))}: "
             "a supervisor must release the hold first"
         )
+
+
+def _refuse_unless_disposable(state: RetentionState, before_due: bool, today: date) -> None:
+    if state.disposed:
+        raise DisposalRefusedError(f"exhibit {state.exhibit_ref} was already disposed of")
+    _refuse_if_held(state)
     if not before_due and not state.eligible(today):
         when = f"{state.due_kind} is due {state.due}" if state.due else f"it waits for {state.waiting_for}"
         raise DisposalRefusedError(
@@ -705,10 +710,15 @@ def decide_disposal(
 ) -> DisposalRequest:
     """A second person's decision on a disposal request; approval carries the disposal out.
 
+    What will be deleted is decided with the approval, under the ledger lock, and recorded with it
+    (DISPOSAL_REVIEWED lists the objects); deleting follows; DISPOSED events and the certificate close it. If
+    deleting fails (the store down), the request stays approved and deciding to approve it again finishes it,
+    once no legal hold stands in the way; an approved request can no longer be rejected.
+
     Raises:
         AccessDeniedError: not a supervisor of the case, or no reason (recorded).
-        DisposalRefusedError: the requester deciding their own request, the service deciding, the request
-            already decided, or the exhibit now under legal hold.
+        DisposalRefusedError: the requester deciding their own request, the person who made a swept exhibit
+            due approving it, the service deciding, the request already decided, or a legal hold.
     """
     with system.catalog.reading() as session:
         row = session.get(Disposal, request_id)
@@ -726,13 +736,25 @@ def decide_disposal(
             raise DisposalRefusedError(f"{actor.name} requested disposal {request_id}: a second person must decide it")
         if row.status not in ("requested", "approved"):
             raise DisposalRefusedError(f"disposal request {request_id} was already {row.status} by {row.decided_by}")
+        if row.status == "approved" and not approve:
+            raise DisposalRefusedError(
+                f"disposal {request_id} was approved by {row.decided_by} and has begun: it can only be finished"
+            )
         target = session.get(Exhibit, row.exhibit_id)
         assert target is not None
-        resuming = row.status == "approved"
-        if not resuming:
-            state = _state_of(session, case, target)
+        state = _state_of(session, case, target)
+        if row.status == "approved":
+            _refuse_if_held(state)
+        else:
             if approve:
                 _refuse_unless_disposable(state, row.before_due, today or _today())
+                made_due_by = _retention_author(session, case, target)
+                if row.requested_by == SERVICE.name and made_due_by == actor.name:
+                    raise DisposalRefusedError(
+                        f"{actor.name} set the retention that made {target.reference} due: a second supervisor "
+                        "must approve the sweep's request"
+                    )
+                row.plan = _plan(session, target)
             row.status = "approved" if approve else "rejected"
             row.decided_by, row.decided_at, row.decision_reason = actor.name, _now(), reason.strip()
             _record(
@@ -744,41 +766,79 @@ def decide_disposal(
                 exhibit_id=target.id,
                 object_sha256=target.original_sha256,
                 reason=reason,
-                details={"request": row.id, "decision": row.status, "requested_by": row.requested_by},
+                details={
+                    "request": row.id,
+                    "decision": row.status,
+                    "requested_by": row.requested_by,
+                    "objects_to_delete": sorted(_to_delete(row.plan)) if approve else [],
+                },
             )
-        if not approve and not resuming:
-            return _request(session, row)
-    # The approval is committed before anything is deleted: a crash during deletion leaves an approved request
-    # that deciding again finishes (deleting is idempotent), never a deletion with no approval on record.
+            if not approve:
+                return _request(session, row)
+    # The approval, and the list of what goes, are committed before anything is deleted: a failure while
+    # deleting leaves an approved request that is finished later, never a deletion with no approval on record.
     return _carry_out(system, actor, request_id)
+
+
+def _retention_author(session: Session, case: Case, exhibit: Exhibit) -> str | None:
+    """Who last set the retention class or the outcome that applies to the exhibit."""
+    return session.execute(
+        select(CustodyEventRow.actor)
+        .where(
+            CustodyEventRow.action == CustodyAction.RETENTION_SET.value,
+            CustodyEventRow.case_ref == case.reference,
+            or_(CustodyEventRow.exhibit_id == exhibit.id, CustodyEventRow.exhibit_id.is_(None)),
+        )
+        .order_by(CustodyEventRow.seq.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def _plan(session: Session, target: Exhibit) -> dict[str, Any]:
+    """What the disposal of `target` deletes, decided once: per exhibit (it and its extracted files) the objects
+    made for it, those another live exhibit, case table or hash set still uses, and the store keys."""
+    ids = [e.id for e in _family(session, target)]
+    objects = _objects_of(session, ids)
+    kept = _still_used(session, list(objects), ids)
+    found = select(StoredObject.sha256, StoredObject.store_key).where(StoredObject.sha256.in_(objects))
+    keys = {sha: key for sha, key in session.execute(found)}
+    return {
+        "exhibits": {str(i): _objects_of(session, [i]) for i in ids},
+        "kept": kept,
+        "keys": {sha: key for sha, key in keys.items() if sha not in kept},
+    }
+
+
+def _to_delete(plan: dict[str, Any] | None) -> set[str]:
+    return set((plan or {}).get("keys", {}))
 
 
 def _carry_out(system: EvidenceSystem, actor: Actor, request_id: int) -> DisposalRequest:
     with system.catalog.reading() as session:
         row = session.get(Disposal, request_id)
-        assert row is not None and row.status == "approved"
-        family = _family(session, session.get(Exhibit, row.exhibit_id))  # type: ignore[arg-type]
-        ids = [e.id for e in family]
-        objects = _objects_of(session, ids)
-        kept = _still_used(session, list(objects), ids)
-        keys = {
-            o.sha256: o.store_key
-            for o in session.execute(select(StoredObject).where(StoredObject.sha256.in_(list(objects)))).scalars()
-        }
-    for sha, _what in objects.items():
-        if sha not in kept and sha in keys:
-            system.store.backend.delete(keys[sha])
+        assert row is not None and row.status == "approved" and row.plan is not None
+        plan = row.plan
+    for key in plan["keys"].values():
+        system.store.backend.delete(key)
     with system.catalog.transaction() as session:
         system.ledger.lock(session)
         row = session.get(Disposal, request_id)
         assert row is not None
+        if row.status != "approved":  # finished meanwhile by another call
+            return _request(session, row)
         case = session.get(Case, row.case_id)
         assert case is not None
+        kept: dict[str, list[str]] = plan["kept"]
+        deleted_all = _to_delete(plan)
+        for stored in session.execute(select(StoredObject).where(StoredObject.sha256.in_(deleted_all))).scalars():
+            # The catalog's copy of the wrapped data key goes too: with the master key it would open a backup.
+            stored.envelope = {**stored.envelope, "wrapped_key": None, "disposed": True}
         events = []
         exhibits = []
+        ids = [int(i) for i in plan["exhibits"]]
         for exhibit in session.execute(select(Exhibit).where(Exhibit.id.in_(ids)).order_by(Exhibit.id)).scalars():
-            mine = _objects_of(session, [exhibit.id])
-            deleted = sorted(sha for sha in mine if sha not in kept)
+            mine: dict[str, str] = plan["exhibits"][str(exhibit.id)]
+            deleted = sorted(sha for sha in mine if sha in deleted_all)
             held = {sha: kept[sha] for sha in sorted(mine) if sha in kept}
             exhibit.status = DISPOSED
             # Indexes made from the exhibit's contents go with it; its catalog record and ledger history stay.
@@ -823,6 +883,13 @@ def _carry_out(system: EvidenceSystem, actor: Actor, request_id: int) -> Disposa
                     ],
                 }
             )
+        # Requests for the extracted files went with this one.
+        others = select(Disposal).where(
+            Disposal.exhibit_id.in_(ids), Disposal.id != row.id, Disposal.status.in_(("requested", "approved"))
+        )
+        for other in session.execute(others).scalars():
+            other.status, other.decided_by, other.decided_at = "superseded", actor.name, _now()
+            other.decision_reason = f"disposed of with request {row.id}"
         state = _state_of(session, case, session.get(Exhibit, row.exhibit_id))  # type: ignore[arg-type]
         certificate = {
             "format": CERTIFICATE_FORMAT,
@@ -838,8 +905,8 @@ def _carry_out(system: EvidenceSystem, actor: Actor, request_id: int) -> Disposa
             "requested": {"by": row.requested_by, "at": row.requested_at, "reason": row.reason},
             "approved": {"by": row.decided_by, "at": row.decided_at, "reason": row.decision_reason},
             "store": system.store.backend.url,
-            "method": "encrypted objects deleted from the object store (each had its own data key, held only in "
-            "the object's header, so no copy of the key remains)",
+            "method": "encrypted objects deleted from the object store, and the catalog's copy of each one's "
+            "wrapped data key erased (on a versioned S3 bucket, earlier versions are the bucket owner's to purge)",
             "ledger_events": events,
             "issued_at": _now(),
         }
@@ -996,14 +1063,15 @@ def retention_sweep(system: EvidenceSystem, actor: Actor = SERVICE, today: date 
                 if state.due is None or date.fromisoformat(state.due) > today or state.open_request is not None:
                     report.waiting += state.due is None or date.fromisoformat(state.due) > today
                     continue
+                exhibit = session.get(Exhibit, state.exhibit_id)
+                assert exhibit is not None
+                state = _state_of(session, fresh, exhibit)  # holds on its extracted files count too
                 entry = {"case": case.reference, **state.to_dict()}
                 if state.holds:
                     report.held.append(entry)
                 elif state.due_kind == "review":
                     report.reviews_due.append(entry)
                 else:
-                    exhibit = session.get(Exhibit, state.exhibit_id)
-                    assert exhibit is not None
                     reason = f"{SWEEP_REASON} ({state.retention_class}, due {state.due})"
                     request = _add_request(system, session, actor, fresh, exhibit, state, reason, False)
                     report.requested.append({**entry, "request": request.id})

@@ -77,7 +77,8 @@ def verify(
     """
     with system.catalog.reading() as session:
         signed: dict[int, dict[str, Any]] = {}
-        events = _collecting_receipts(Ledger.iter_for_verification(session), signed)
+        disposed: set[int] = set()
+        events = _collecting_receipts(Ledger.iter_for_verification(session), signed, disposed)
         checkpoints, unreadable = load_checkpoints(system, session)
         report = VerificationReport(verify_ledger(events, system.public_keys(), checkpoints))
         for key in unreadable:
@@ -96,7 +97,16 @@ def verify(
             if report.ledger.ok:  # receipts past a broken event are not trustworthy evidence either way
                 report.problems.extend(_catalog_problems(exhibit, obj, signed))
             if exhibit.status == "disposed":
-                continue  # its objects were deleted on a recorded, approved disposal: nothing left to re-hash
+                if exhibit.id in disposed:
+                    continue  # its objects were deleted on a recorded, approved disposal: nothing left to re-hash
+                if report.ledger.ok:
+                    report.problems.append(
+                        Problem(
+                            "EX-CATALOG-MISMATCH",
+                            f"exhibit {exhibit.reference} is marked disposed but the ledger has no DISPOSED event",
+                            exhibit.id,
+                        )
+                    )
             in_scope.setdefault(obj.sha256, (obj, exhibit, reference))
             # Later segments of a split original, derivatives and analysis tables are stored objects too, and
             # fixity covers them.
@@ -127,8 +137,11 @@ def verify(
     return report
 
 
-def _collecting_receipts(events: Iterator[StoredEntry], receipts: dict[int, dict[str, Any]]) -> Iterator[StoredEntry]:
-    """Passes events through to verification, noting the digests each exhibit's first RECEIVED signed for.
+def _collecting_receipts(
+    events: Iterator[StoredEntry], receipts: dict[int, dict[str, Any]], disposed: set[int]
+) -> Iterator[StoredEntry]:
+    """Passes events through to verification, noting the digests each exhibit's first RECEIVED signed for, and
+    the exhibits a DISPOSED event says are gone.
 
     Only events up to the first bad one are read, so the catalog is checked against the verified prefix.
     """
@@ -140,6 +153,8 @@ def _collecting_receipts(events: Iterator[StoredEntry], receipts: dict[int, dict
         ):
             with contextlib.suppress(ValueError):  # verification names such an event as malformed
                 receipts[event.exhibit_id] = {"sha256": event.object_sha256, **event.parsed_details()}
+        if event.action == CustodyAction.DISPOSED.value and event.exhibit_id is not None:
+            disposed.add(event.exhibit_id)
         yield event
 
 

@@ -151,7 +151,7 @@ def bundle_route(folder: Callable[[], Path]) -> Any:
 
     async def endpoint(request: Request) -> Response:
         grant = check(request.path_params["token"])
-        if grant is None or not _BUNDLE_NAME.match(grant.sha256):
+        if grant is None or not _BUNDLE_NAME.fullmatch(grant.sha256):
             return Response("[EX-MEDIA-LINK] this download link is not valid or has expired", status_code=403)
         path = folder() / grant.sha256
         if not path.is_file():

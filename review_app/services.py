@@ -69,9 +69,12 @@ def sweep_exports(folder: Path, now: float | None = None) -> list[str]:
     cutoff = (now if now is not None else time.time()) - 2 * EXPORT_LINK_SECONDS
     removed = []
     for path in folder.iterdir():
-        if path.is_file() and path.stat().st_mtime < cutoff:
-            path.unlink(missing_ok=True)
-            removed.append(path.name)
+        try:
+            if path.is_file() and not path.name.endswith(".partial") and path.stat().st_mtime < cutoff:
+                path.unlink(missing_ok=True)
+                removed.append(path.name)
+        except FileNotFoundError:  # renamed or removed by another export meanwhile
+            continue
     return removed
 
 

@@ -99,6 +99,11 @@ for request in services.disposals(actor, case_ref):
                 if reject.form_submit_button("Reject"):
                     services.decide_disposal(actor, request.id, False, why)
                     st.rerun()
+        if request.status == "approved" and supervisor and request.requested_by != actor.name:
+            st.warning("Approved, but deleting did not finish (the store may have been unavailable).")
+            if st.button("Finish the disposal", key=f"retention.finish.{request.id}"):
+                services.decide_disposal(actor, request.id, True, "finishing an approved disposal")
+                st.rerun()
         if request.status == "disposed":
             pdf, signed = st.columns(2)
             pdf.download_button(

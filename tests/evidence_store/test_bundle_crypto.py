@@ -130,3 +130,6 @@ def test_not_an_encrypted_bundle_and_hostile_headers() -> None:
     greedy = MAGIC + struct.pack(">I", len(header)) + header + sealed[12 + length :]
     with pytest.raises(BundleInvalidError, match="implausible"):
         DecryptingReader(io.BytesIO(greedy), PASS)
+    wide = sealed[12 : 12 + length].replace(b'"r":8', b'"r":32')
+    with pytest.raises(BundleInvalidError, match="implausible"):
+        DecryptingReader(io.BytesIO(MAGIC + struct.pack(">I", len(wide)) + wide + sealed[12 + length :]), PASS)

@@ -212,3 +212,83 @@ def test_a_hold_on_an_extracted_file_blocks_disposing_of_its_device_image(
     place_hold(system, officer, CASE, exhibit=child.exhibit_ref, reason="the photo is in a separate complaint")
     with pytest.raises(DisposalRefusedError, match="legal hold"):
         request_disposal(system, officer, CASE, "JS/1", reason="duplicate", before_due=True)
+
+
+@pytest.mark.parametrize("settings", ["file-sqlite"], indirect=True)
+def test_an_interrupted_disposal_is_finished_not_rejected_and_waits_for_a_new_hold(
+    system: EvidenceSystem, people: tuple[Actor, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evidence_store.errors import StoreUnavailableError
+
+    officer, sergeant, inspector = people
+    request = request_disposal(system, officer, CASE, "JS/1", reason="duplicate", before_due=True)
+    backend = type(system.store.backend)
+    real_delete = backend.delete
+
+    def outage(self: object, key: str) -> None:
+        raise StoreUnavailableError("the store is down")
+
+    monkeypatch.setattr(backend, "delete", outage)
+    with pytest.raises(StoreUnavailableError):
+        decide_disposal(system, sergeant, request.id, approve=True, reason="checked")
+    monkeypatch.setattr(backend, "delete", real_delete)
+    (stuck,) = list_disposals(system, officer, CASE)
+    assert stuck.status == "approved"
+    reviewed = json.loads(_events(system, "DISPOSAL_REVIEWED")[0].details)
+    assert len(reviewed["objects_to_delete"]) == 1  # what goes is on the record before anything is deleted
+    with pytest.raises(DisposalRefusedError, match="can only be finished"):
+        decide_disposal(system, inspector, request.id, approve=False, reason="changed my mind")
+    hold = place_hold(system, officer, CASE, exhibit="JS/1", reason="late complaint")
+    with pytest.raises(DisposalRefusedError, match="legal hold"):
+        decide_disposal(system, inspector, request.id, approve=True, reason="finish it")
+    release_hold(system, inspector, CASE, hold, reason="complaint withdrawn")
+    done = decide_disposal(system, inspector, request.id, approve=True, reason="finish it")
+    assert done.status == "disposed" and len(_events(system, "DISPOSED")) == 1
+
+
+@pytest.mark.parametrize("settings", ["file-sqlite"], indirect=True)
+def test_whoever_made_an_exhibit_due_cannot_approve_the_sweeps_request(
+    system: EvidenceSystem, people: tuple[Actor, ...]
+) -> None:
+    _officer, sergeant, inspector = people
+    record_outcome(system, sergeant, CASE, "no_further_action", "2025-01-01")
+    (first, *_rest) = retention_sweep(system, today=date.today()).requested
+    with pytest.raises(DisposalRefusedError, match="second supervisor"):
+        decide_disposal(system, sergeant, first["request"], approve=True, reason="NFA")
+    assert decide_disposal(system, inspector, first["request"], approve=True, reason="NFA").status == "disposed"
+
+
+@pytest.mark.parametrize("settings", ["file-sqlite"], indirect=True)
+def test_after_disposal_the_same_bytes_are_a_new_exhibit_and_the_rest_still_works(
+    system: EvidenceSystem, people: tuple[Actor, ...], analyst: Actor, tmp_path: Path
+) -> None:
+    from evidence_store.bundle_verify import verify_bundle
+    from evidence_store.bundles import export_bundle
+    from evidence_store.catalog import StoredObject
+
+    officer, sergeant, inspector = people
+    request = request_disposal(system, sergeant, CASE, "JS/1", reason="duplicate", before_due=True)
+    decide_disposal(system, inspector, request.id, approve=True, reason="checked")
+    with system.catalog.reading() as session:
+        sha = session.execute(select(Exhibit.original_sha256).where(Exhibit.reference == "JS/1")).scalar_one()
+        assert session.get(StoredObject, sha).envelope["wrapped_key"] is None  # type: ignore[union-attr]
+    bundle = tmp_path / "after.zip"
+    outcome = export_bundle(system, officer, CASE, bundle, recipient="CPS", reason="after disposal")
+    assert outcome.exhibits == ("JS/2", "JS/3") and verify_bundle(bundle).ok
+    again = ingest(system, analyst, [tmp_path / "clip1.bin"], IngestRequest(case_ref=CASE, by="Jane Smith"))
+    assert again[0].exhibit_ref == "JS/4" and system.store.exists(sha)
+    with system.catalog.reading() as session:
+        assert session.get(StoredObject, sha).envelope["wrapped_key"]  # type: ignore[union-attr]
+    assert verify(system, sergeant, case_ref=CASE, objects=True).ok
+
+
+@pytest.mark.parametrize("settings", ["file-sqlite"], indirect=True)
+def test_a_disposed_mark_without_its_ledger_event_is_a_catalog_mismatch(
+    system: EvidenceSystem, people: tuple[Actor, ...]
+) -> None:
+    sergeant = people[1]
+    with system.catalog.transaction() as session:
+        exhibit = session.execute(select(Exhibit).where(Exhibit.reference == "JS/2")).scalar_one()
+        exhibit.status = "disposed"  # someone editing the database to stop fixity checking it
+    report = verify(system, sergeant, case_ref=CASE, objects=True)
+    assert any(p.code == "EX-CATALOG-MISMATCH" and "no DISPOSED event" in p.message for p in report.problems)

@@ -60,6 +60,7 @@ def upgrade() -> None:
         sa.Column("decided_by", sa.String(100)),
         sa.Column("decided_at", sa.String(40)),
         sa.Column("decision_reason", sa.Text()),
+        sa.Column("plan", sa.JSON()),
         sa.Column("certificate", sa.JSON()),
     )
     op.create_index("ix_disposals_case_id", "disposals", ["case_id"])
