@@ -15,7 +15,7 @@ from evidence_store.access import Actor, Permission, authorize
 from evidence_store.cases import exhibit_by_uid, get_case, get_exhibit
 from evidence_store.catalog import CustodyEventRow, Exhibit
 from evidence_store.digests import Digests
-from evidence_store.errors import BadReferenceError
+from evidence_store.errors import BadReferenceError, NotFoundError
 from evidence_store.system import EvidenceSystem
 
 
@@ -97,12 +97,16 @@ def exhibit_uids(
         if exhibit is not None:
             found = get_exhibit(session, exhibit)
             authorize(system, session, actor, Permission.ANALYSE, found.case, exhibit_id=found.id)
+            if found.status == "disposed":
+                raise NotFoundError(f"exhibit {found.reference} was disposed of: there is nothing left to analyse")
             return [found.uid]
         assert case_ref is not None
         case = get_case(session, case_ref)
         authorize(system, session, actor, Permission.ANALYSE, case)
         return list(
-            session.execute(select(Exhibit.uid).where(Exhibit.case_id == case.id).order_by(Exhibit.id)).scalars()
+            session.execute(
+                select(Exhibit.uid).where(Exhibit.case_id == case.id, Exhibit.status != "disposed").order_by(Exhibit.id)
+            ).scalars()
         )
 
 

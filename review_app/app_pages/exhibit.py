@@ -238,7 +238,13 @@ def preview(services: Services, child_id: int) -> None:
 panel = {"bwv": video_panel, "photo": photo_panel, "audio": audio_panel, "device_image": device_panel}.get(
     record["kind"]
 )
-if panel is not None:
+disposed = record["status"] == "disposed"
+if disposed:
+    st.info(
+        "Disposed of: its stored objects were deleted after a recorded disposal approved by a second person. "
+        "Its record, digests and custody history remain (Custody page); the certificate is on the Retention page."
+    )
+elif panel is not None:
     panel(services)
 
 st.subheader("Original")
@@ -255,9 +261,11 @@ st.dataframe(
     hide_index=True,
     width="stretch",
 )
-with st.form("exhibit.download"):
-    reason = st.text_input("Reason for downloading the original (recorded on the custody ledger)")
-    asked = st.form_submit_button("Download original")
+asked = False
+if not disposed:
+    with st.form("exhibit.download"):
+        reason = st.text_input("Reason for downloading the original (recorded on the custody ledger)")
+        asked = st.form_submit_button("Download original")
 if asked:
     if not reason.strip():
         st.error("**EX-ACCESS-DENIED** — a download needs a stated reason")

@@ -365,6 +365,17 @@ def test_retention_hold_request_and_a_second_persons_approval(demo_system: Evide
     assert len(sup.get("download_button")) == 2  # the certificate as PDF and signed JSON
     assert _events(demo_system, "DISPOSED", "sup.khan")
 
+    # The disposed exhibit's page says so instead of failing on its deleted objects; it cannot be analysed.
+    with demo_system.catalog.reading() as session:
+        disposed_id = session.execute(
+            select(Exhibit.id).where(Exhibit.source_name == "bwv-non-evidential.mp4")
+        ).scalar_one()
+    page = _app(demo_system, user="do.patel", case="OP-RETAIN-003", exhibit__id=disposed_id)
+    page.switch_page("app_pages/exhibit.py").run()
+    assert not page.exception, page.exception
+    assert "Disposed of" in _text(page) and "EX-" not in _text(page)
+    assert Services(demo_system).uids(actor(demo_system, "jane.smith"), "OP-RETAIN-003", None) == []
+
 
 def test_disclosure_officer_exports_an_encrypted_bundle_for_download(demo_system: EvidenceSystem) -> None:
     from evidence_store.bundle_verify import verify_bundle
