@@ -36,12 +36,12 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from evidence_store.errors import BundleInvalidError, BundlePassphraseError
+from evidence_store.crypto import TAG_SIZE, chunk_count, chunk_nonce, plaintext_size
+from evidence_store.errors import BundleInvalidError, BundlePassphraseError, ObjectFormatError
 
 MAGIC = b"EXHBNDE1"
 FORMAT = "exhibit-encrypted-bundle/1"
 CIPHER = "AES-256-GCM"
-TAG_SIZE = 16
 CHUNK_SIZE = 1 << 20
 MAX_HEADER = 4096
 MIN_PASSPHRASE = 12
@@ -131,10 +131,6 @@ def _check_tag(aead: AESGCM, salt: bytes) -> bytes:
     return aead.encrypt(_CHECK_NONCE, b"", _CHECK_DOMAIN + salt)
 
 
-def _nonce(index: int) -> bytes:
-    return b"\x00\x00\x00\x00" + struct.pack(">Q", index)
-
-
 def _chunk_aad(header_digest: bytes, index: int, final: bool) -> bytes:
     return _CHUNK_DOMAIN + header_digest + struct.pack(">QB", index, 1 if final else 0)
 
@@ -178,7 +174,7 @@ class EncryptingWriter(io.RawIOBase):
 
     def _seal(self, plaintext: memoryview | bytearray, final: bool) -> None:
         aad = _chunk_aad(self._digest, self._index, final)
-        self._sink.write(self._aead.encrypt(_nonce(self._index), bytes(plaintext), aad))
+        self._sink.write(self._aead.encrypt(chunk_nonce(self._index), bytes(plaintext), aad))
         self._index += 1
 
     def close(self) -> None:
@@ -217,15 +213,11 @@ class DecryptingReader(io.RawIOBase):
         self._source = source
         self._start = len(MAGIC) + 4 + length
         sealed = source.seek(0, io.SEEK_END) - self._start
-        full = h.chunk_size + TAG_SIZE
-        self._chunks, rest = divmod(sealed, full)
-        if rest:
-            if rest < TAG_SIZE:
-                raise BundleInvalidError(f"the encrypted bundle is cut short ({sealed} bytes of chunks)")
-            self._chunks += 1
-        if self._chunks == 0:
-            raise BundleInvalidError("the encrypted bundle has no chunks: it was cut short")
-        self.size = sealed - TAG_SIZE * self._chunks
+        try:
+            self.size = plaintext_size(sealed, h.chunk_size)  # the stored objects' chunk rules, the same layout
+        except ObjectFormatError as exc:
+            raise BundleInvalidError(f"the encrypted bundle is cut short ({sealed} bytes of chunks)") from exc
+        self._chunks = chunk_count(self.size, h.chunk_size)
         self._position = 0
         self._cached: tuple[int, bytes] | None = None
 
@@ -253,7 +245,7 @@ class DecryptingReader(io.RawIOBase):
         sealed = self._source.read(size + TAG_SIZE)
         final = index == self._chunks - 1
         try:
-            plain = self._aead.decrypt(_nonce(index), sealed, _chunk_aad(self._digest, index, final))
+            plain = self._aead.decrypt(chunk_nonce(index), sealed, _chunk_aad(self._digest, index, final))
         except InvalidTag as exc:
             raise BundleInvalidError(
                 f"chunk {index} of the encrypted bundle fails authentication (altered, reordered or cut short)",
@@ -274,15 +266,6 @@ class DecryptingReader(io.RawIOBase):
             done += take
             self._position += take
         return done
-
-
-def encrypt_file(source: IO[bytes], sink: IO[bytes], passphrase: str, *, n: int = SCRYPT_N) -> EncryptionHeader:
-    """Encrypts a whole stream (an existing plain bundle) into `sink`; returns the public header."""
-    writer = EncryptingWriter(sink, passphrase, n=n)
-    while block := source.read(CHUNK_SIZE):
-        writer.write(block)
-    writer.close()
-    return writer.header
 
 
 def decrypt_file(source: IO[bytes], sink: IO[bytes], passphrase: str) -> int:

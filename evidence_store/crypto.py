@@ -210,7 +210,8 @@ def parse_header(prefix: bytes) -> tuple[Envelope, int]:
     return Envelope.from_dict(data), 12 + length
 
 
-def _nonce(index: int) -> bytes:
+def chunk_nonce(index: int) -> bytes:
+    """The nonce of chunk `index` (safe only under a key used for one object or one bundle)."""
     return b"\x00\x00\x00\x00" + struct.pack(">Q", index)
 
 
@@ -228,7 +229,7 @@ class ChunkCipher:
     def encrypt_into(self, index: int, final: bool, plaintext: memoryview | bytes, out: bytearray) -> memoryview:
         """Encrypts chunk `index` into `out` (reused between calls) and returns the ciphertext with its tag."""
         view = memoryview(out)[: len(plaintext) + TAG_SIZE]
-        self._aead.encrypt_into(_nonce(index), plaintext, _chunk_aad(self.envelope.object_id, index, final), view)
+        self._aead.encrypt_into(chunk_nonce(index), plaintext, _chunk_aad(self.envelope.object_id, index, final), view)
         return view
 
     def decrypt(self, index: int, final: bool, sealed: bytes) -> bytes:
@@ -238,7 +239,7 @@ class ChunkCipher:
             ChunkIntegrityError: the chunk was altered, moved, swapped from another object or cut short.
         """
         try:
-            return self._aead.decrypt(_nonce(index), sealed, _chunk_aad(self.envelope.object_id, index, final))
+            return self._aead.decrypt(chunk_nonce(index), sealed, _chunk_aad(self.envelope.object_id, index, final))
         except InvalidTag as exc:
             raise ChunkIntegrityError(
                 f"chunk {index} of object {self.envelope.object_id} fails authentication "
