@@ -79,6 +79,13 @@ def get_case(session: Session, reference: str) -> Case:
     return case
 
 
+def qualified_exhibit(case: Case, ident: str | int) -> str | int:
+    """An exhibit named within its case: a bare reference ("JS/1") is the case's, ids and "CASE:REF" stay."""
+    if isinstance(ident, str) and ":" not in ident and not ident.isdigit():
+        return f"{case.reference}:{ident}"
+    return ident
+
+
 def get_exhibit(session: Session, ident: str | int) -> Exhibit:
     """By numeric id, uid (`ex-...`), or `CASE:REF` (e.g. `OP-FALCON:JS/1`)."""
     exhibit: Exhibit | None

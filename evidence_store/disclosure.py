@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from evidence_store.access import Actor, Permission, authorize, record_view
-from evidence_store.cases import get_case, get_exhibit
+from evidence_store.cases import get_case, get_exhibit, qualified_exhibit
 from evidence_store.catalog import Case, DisclosureItem, Exhibit
 from evidence_store.errors import DisclosureDecisionError
 from evidence_store.ledger import format_time
@@ -173,7 +173,7 @@ def decide_item(
     with _deciding(system, actor, case_ref) as (session, case):
         ids = []
         for ident in exhibits:
-            exhibit = get_exhibit(session, _qualified(case, ident))
+            exhibit = get_exhibit(session, qualified_exhibit(case, ident))
             if exhibit.case_id != case.id:
                 raise DisclosureDecisionError(f"exhibit {exhibit.reference} is not in case {case.reference}")
             if exhibit.id in ids:
@@ -229,13 +229,6 @@ def _deciding(system: EvidenceSystem, actor: Actor, case_ref: str) -> Iterator[t
     with system.catalog.transaction() as session:
         system.ledger.lock(session)
         yield session, get_case(session, case_ref)
-
-
-def _qualified(case: Case, ident: str | int) -> str | int:
-    """An exhibit named within its case: a bare reference ("JS/1") is the case's, ids and "CASE:REF" stay."""
-    if isinstance(ident, str) and ":" not in ident and not ident.isdigit():
-        return f"{case.reference}:{ident}"
-    return ident
 
 
 def _next_number(session: Session, case_id: int, schedule: str) -> int:

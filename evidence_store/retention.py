@@ -31,7 +31,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from evidence_store.access import SERVICE, Actor, Permission, authorize
-from evidence_store.cases import get_case, get_exhibit
+from evidence_store.cases import get_case, get_exhibit, qualified_exhibit
 from evidence_store.catalog import (
     AnalysisResult,
     Case,
@@ -317,8 +317,7 @@ def _record(
 
 
 def _exhibit_of(session: Session, case: Case, ident: str | int) -> Exhibit:
-    text = str(ident)
-    exhibit = get_exhibit(session, text if (":" in text or text.isdigit()) else f"{case.reference}:{text}")
+    exhibit = get_exhibit(session, qualified_exhibit(case, ident))
     if exhibit.case_id != case.id:
         raise NotFoundError(f"exhibit {exhibit.reference} is not in case {case.reference}")
     return exhibit
