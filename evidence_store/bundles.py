@@ -45,7 +45,7 @@ from evidence_store.bundle_verify import (
 from evidence_store.case_uco import case_uco_document
 from evidence_store.cases import get_case
 from evidence_store.catalog import Derivative, Exhibit, StoredObject
-from evidence_store.custody import exhibit_proof, make_checkpoint
+from evidence_store.custody import exhibit_proof, make_checkpoint, record_exports
 from evidence_store.digests import BlockFanout
 from evidence_store.disclosure import case_items, schedule_csv
 from evidence_store.errors import HashMismatchError, NotFoundError, RedactionNotApprovedError
@@ -54,7 +54,6 @@ from evidence_store.redaction import ROLE as REDACTED_ROLE
 from evidence_store.redaction import redaction_status
 from evidence_store.system import EvidenceSystem
 from schemas.errors import InputError
-from schemas.records import CustodyAction
 
 UCO_NAME = "case-uco.jsonld"
 _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
@@ -425,26 +424,28 @@ def export_bundle(
         raise
     manifest_sha256 = hashlib.sha256(manifest_bytes).hexdigest()
     with system.catalog.transaction() as session:
-        system.ledger.lock(session)
-        for c in chosen:
-            system.ledger.append(
-                session,
-                CustodyAction.EXPORTED,
-                actor=actor.name,
-                role=actor.role,
-                case_ref=case_ref,
-                exhibit_id=c.exhibit_id,
-                object_sha256=c.content_sha256,
-                reason=reason,
-                details={
-                    "recipient": recipient.strip(),
-                    "bundle": out.name,
-                    "manifest_sha256": manifest_sha256,
-                    "content": "redacted_copy" if c.redacted else "original",
-                    "schedule": schedule,
-                    "encrypted": passphrase is not None,
-                },
-            )
+        record_exports(
+            system,
+            session,
+            actor,
+            case_ref,
+            [
+                (
+                    c.exhibit_id,
+                    c.content_sha256,
+                    {
+                        "recipient": recipient.strip(),
+                        "bundle": out.name,
+                        "manifest_sha256": manifest_sha256,
+                        "content": "redacted_copy" if c.redacted else "original",
+                        "schedule": schedule,
+                        "encrypted": passphrase is not None,
+                    },
+                )
+                for c in chosen
+            ],
+            reason,
+        )
     return ExportOutcome(
         out=str(out),
         case_ref=case_ref,

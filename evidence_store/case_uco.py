@@ -41,6 +41,7 @@ from sqlalchemy import select
 from evidence_store.access import Actor, Permission, authorize
 from evidence_store.cases import get_case
 from evidence_store.catalog import Derivative, Exhibit, ExhibitFact, StoredObject
+from evidence_store.custody import record_exports
 from evidence_store.ledger import CustodyEvent, Ledger, format_time
 from evidence_store.system import SERVICE_ROLE, EvidenceSystem
 from schemas.records import CustodyAction
@@ -615,20 +616,9 @@ def write_case_uco(
             .where(Exhibit.case_id == case.id)
             .order_by(Exhibit.id)
         ).all()
-        system.ledger.lock(session)
         targets: list[tuple[int | None, str | None]] = [(e.id, e.original_sha256) for e in exhibits]
-        for exhibit_id, sha256 in targets or [(None, None)]:
-            system.ledger.append(
-                session,
-                CustodyAction.EXPORTED,
-                actor=actor.name,
-                role=actor.role,
-                case_ref=case_ref,
-                exhibit_id=exhibit_id,
-                object_sha256=sha256,
-                reason=reason,
-                details=details,
-            )
+        exported = [(exhibit_id, sha256, details) for exhibit_id, sha256 in targets or [(None, None)]]
+        record_exports(system, session, actor, case_ref, exported, reason)
     return UcoExportOutcome(
         out=str(out),
         case_ref=case_ref,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,6 +45,31 @@ def _leaves(session: Session, upto: int) -> Iterator[bytes]:
         for _seq, entry_hash, signature in rows:
             yield event_leaf(entry_hash, signature)
         after = rows[-1][0]
+
+
+def record_exports(
+    system: EvidenceSystem,
+    session: Session,
+    actor: Actor,
+    case_ref: str,
+    exported: Iterable[tuple[int | None, str | None, Mapping[str, Any]]],
+    reason: str | None,
+) -> None:
+    """One EXPORTED event per exhibit that left, as (exhibit id, digest of what left, details), in the caller's
+    transaction."""
+    system.ledger.lock(session)
+    for exhibit_id, sha256, details in exported:
+        system.ledger.append(
+            session,
+            CustodyAction.EXPORTED,
+            actor=actor.name,
+            role=actor.role,
+            case_ref=case_ref,
+            exhibit_id=exhibit_id,
+            object_sha256=sha256,
+            reason=reason,
+            details=details,
+        )
 
 
 def make_checkpoint(system: EvidenceSystem, actor: Actor = SERVICE) -> Checkpoint:
