@@ -255,11 +255,6 @@ class _Checked:
             )
 
 
-def _checked(blocks: Iterator[bytes], expected: dict[str, Any], what: str) -> _Checked:
-    """The stored plaintext, passed through and checked against the digests the catalog holds (`_Checked`)."""
-    return _Checked(blocks, expected, what)
-
-
 def _readme(manifest: dict[str, Any], chosen: list[_Chosen]) -> str:
     lines = [
         f"Exhibit case bundle: case {manifest['case']['reference']} ({manifest['case']['title']})",
@@ -356,7 +351,7 @@ def export_bundle(
                 expected = c.redacted or c.original
                 stem = safe_name(c.source_name)
                 name = f"{folder}/{'redacted-' + stem if c.redacted else stem}"
-                blocks = _checked(system.store.iter_plaintext(c.content_sha256), expected, f"{case_ref}:{c.reference}")
+                blocks = _Checked(system.store.iter_plaintext(c.content_sha256), expected, f"{case_ref}:{c.reference}")
                 writer.write(name, blocks, stored=True)
                 proof = exhibit_proof(system, actor, c.exhibit_id)
                 if newest is None or proof["checkpoint"]["tree_size"] > newest["tree_size"]:

@@ -166,9 +166,21 @@ class RetentionState:
     open_request: int | None
     disposed: bool
 
+    def is_due(self, today: date) -> bool:
+        """Its disposal (or review) date has come."""
+        return self.due is not None and date.fromisoformat(self.due) <= today
+
     def eligible(self, today: date) -> bool:
         """May be requested for disposal without --before-due: due (or review due), not held, not disposed."""
-        return not self.disposed and not self.holds and self.due is not None and date.fromisoformat(self.due) <= today
+        return not self.disposed and not self.holds and self.is_due(today)
+
+    def due_text(self) -> str:
+        return f"{self.due_kind} {self.due}" if self.due else f"waits for {self.waiting_for}"
+
+    def state_text(self, today: date) -> str:
+        if self.disposed:
+            return "disposed"
+        return "held" if self.holds else "eligible" if self.eligible(today) else ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -797,12 +809,13 @@ def _plan(session: Session, target: Exhibit) -> dict[str, Any]:
     """What the disposal of `target` deletes, decided once: per exhibit (it and its extracted files) the objects
     made for it, those another live exhibit, case table or hash set still uses, and the store keys."""
     ids = [e.id for e in _family(session, target)]
-    objects = _objects_of(session, ids)
+    per_exhibit = {str(i): _objects_of(session, [i]) for i in ids}
+    objects = {sha for made in per_exhibit.values() for sha in made}
     kept = _still_used(session, list(objects), ids)
-    found = select(StoredObject.sha256, StoredObject.store_key).where(StoredObject.sha256.in_(objects))
+    found = select(StoredObject.sha256, StoredObject.store_key).where(StoredObject.sha256.in_(list(objects)))
     keys = {sha: key for sha, key in session.execute(found)}
     return {
-        "exhibits": {str(i): _objects_of(session, [i]) for i in ids},
+        "exhibits": per_exhibit,
         "kept": kept,
         "keys": {sha: key for sha, key in keys.items() if sha not in kept},
     }
@@ -1049,9 +1062,7 @@ def retention_sweep(system: EvidenceSystem, actor: Actor = SERVICE, today: date 
             system.ledger.lock(session)
             live = (
                 session.execute(
-                    select(Exhibit)
-                    .where(Exhibit.case_id == case.id, or_(Exhibit.status != DISPOSED))
-                    .order_by(Exhibit.id)
+                    select(Exhibit).where(Exhibit.case_id == case.id, Exhibit.status != DISPOSED).order_by(Exhibit.id)
                 )
                 .scalars()
                 .all()
@@ -1059,8 +1070,10 @@ def retention_sweep(system: EvidenceSystem, actor: Actor = SERVICE, today: date 
             fresh = session.get(Case, case.id)
             assert fresh is not None
             for state in _states(session, fresh, live):
-                if state.due is None or date.fromisoformat(state.due) > today or state.open_request is not None:
-                    report.waiting += state.due is None or date.fromisoformat(state.due) > today
+                if not state.is_due(today):
+                    report.waiting += 1
+                    continue
+                if state.open_request is not None:
                     continue
                 exhibit = session.get(Exhibit, state.exhibit_id)
                 assert exhibit is not None

@@ -54,12 +54,13 @@ def status(case_ref: str, as_json: bool) -> None:
         _emit_json([s.to_dict() for s in states])
         return
     table = Table("exhibit", "class", "due", "holds", "request", "state")
+    today = date.today()
     for s in states:
-        due = f"{s.due_kind} {s.due}" if s.due else f"waits for {s.waiting_for}"
-        state = "disposed" if s.disposed else ("held" if s.holds else ("eligible" if s.eligible(date.today()) else ""))
         holds = ", ".join(map(str, s.holds))
         request = str(s.open_request or "")
-        table.add_row(s.exhibit_ref, f"{s.retention_class} ({s.class_from})", due, holds, request, state)
+        table.add_row(
+            s.exhibit_ref, f"{s.retention_class} ({s.class_from})", s.due_text(), holds, request, s.state_text(today)
+        )
     out.print(table)
 
 

@@ -24,10 +24,10 @@ st.dataframe(
         {
             "exhibit": s.exhibit_ref,
             "class": s.retention_class + (" (own)" if s.class_from == "exhibit" else ""),
-            "due": f"{s.due_kind} {s.due}" if s.due else f"waits for {s.waiting_for}",
+            "due": s.due_text(),
             "legal holds": ", ".join(map(str, s.holds)),
             "request": s.open_request or "",
-            "state": "disposed" if s.disposed else "held" if s.holds else "eligible" if s.eligible(today) else "",
+            "state": s.state_text(today),
         }
         for s in states
     ],
