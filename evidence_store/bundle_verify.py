@@ -369,13 +369,13 @@ def verify_bundle(
 
 def _plain_source(
     path: Path | IO[bytes], passphrase: str | None, report: BundleVerification, stack: contextlib.ExitStack
-) -> Path | IO[bytes]:
-    """The zip to read: the file itself, or a decrypting view of an encrypted bundle."""
+) -> IO[bytes]:
+    """The zip to read: the file itself (opened once), or a decrypting view of an encrypted bundle."""
     raw: IO[bytes] = stack.enter_context(open(path, "rb")) if isinstance(path, (str, Path)) else path  # noqa: SIM115
     head = raw.read(len(ENCRYPTED_MAGIC))
     raw.seek(0)
     if not is_encrypted(head):
-        return path
+        return raw
     if passphrase is None:
         raise BundlePassphraseError("this bundle is encrypted: give its passphrase to check it")
     report.encrypted = True

@@ -53,6 +53,7 @@ from evidence_store.ledger import format_time
 from evidence_store.redaction import ROLE as REDACTED_ROLE
 from evidence_store.redaction import redaction_status
 from evidence_store.system import EvidenceSystem
+from evidence_store.workspace import written_whole
 from schemas.errors import InputError
 
 UCO_NAME = "case-uco.jsonld"
@@ -336,87 +337,81 @@ def export_bundle(
     make_checkpoint(system, SERVICE)
     key = system.ledger.signing_key
     key_path = f"keys/{key.key_id}.pub.pem"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
-    try:
-        with (
-            _sink(partial, passphrase) as sink,
-            zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive,
-        ):
-            writer = _Writer(archive)
-            entries: list[dict[str, Any]] = []
-            newest: dict[str, Any] | None = None
-            for c in chosen:
-                folder = f"exhibits/{safe_name(c.reference)}"
-                expected = c.redacted or c.original
-                stem = safe_name(c.source_name)
-                name = f"{folder}/{'redacted-' + stem if c.redacted else stem}"
-                blocks = _Checked(system.store.iter_plaintext(c.content_sha256), expected, f"{case_ref}:{c.reference}")
-                writer.write(name, blocks, stored=True)
-                proof = exhibit_proof(system, actor, c.exhibit_id)
-                if newest is None or proof["checkpoint"]["tree_size"] > newest["tree_size"]:
-                    newest = proof["checkpoint"]
-                custody = f"custody/{safe_name(c.reference)}.json"
-                writer.write(custody, [json.dumps(proof, indent=1, sort_keys=True).encode()])
-                entry: dict[str, Any] = {
-                    "exhibit_ref": c.reference,
-                    "exhibit_id": c.exhibit_id,
-                    "kind": c.kind,
-                    "description": c.description,
-                    "original": c.original,
-                    "content": "redacted_copy" if c.redacted else "original",
-                    "file": name,
-                    "custody": custody,
-                }
-                if c.redacted:
-                    entry["redacted_copy"] = c.redacted
-                entries.append(entry)
-            assert newest is not None
-            schedules: list[dict[str, Any]] = []
-            if schedule is not None and csv_text is not None:
-                path = f"schedules/{safe_name(schedule)}.csv"
-                writer.write(path, [csv_text.encode()])
-                schedules.append({"schedule": schedule, "file": path, "items": item_count})
-            writer.write("checkpoint.json", [json.dumps(newest, indent=1, sort_keys=True).encode()])
-            # The same custody and findings in CASE/UCO JSON-LD, for the recipient's own tools: only the exported
-            # exhibits and their events, so nothing about material left out of the bundle leaves with it.
-            uco = case_uco_document(system, actor, case_ref, reason=reason, exhibit_ids={c.exhibit_id for c in chosen})
-            writer.write(UCO_NAME, [json.dumps(uco, indent=1, ensure_ascii=False).encode()])
-            writer.write(key_path, [key.public_pem().encode()])
-            manifest: dict[str, Any] = {
-                "format": BUNDLE_FORMAT,
-                "case": {"reference": case_ref, "title": title},
-                "created_at": format_time(datetime.now(UTC)),
-                "exported_by": {"name": actor.name, "role": actor.role},
-                "recipient": recipient.strip(),
-                "reason": (reason or "").strip() or "service export",
-                "schedule": schedule,
-                "redacted": redacted,
-                "key_id": key.key_id,
-                "public_key": key_path,
-                "checkpoint": "checkpoint.json",
-                "case_uco": UCO_NAME,
-                "exhibits": entries,
-                "schedules": schedules,
-                "files": [],
+    with (
+        written_whole(out) as partial,
+        _sink(partial, passphrase) as sink,
+        zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive,
+    ):
+        writer = _Writer(archive)
+        entries: list[dict[str, Any]] = []
+        newest: dict[str, Any] | None = None
+        for c in chosen:
+            folder = f"exhibits/{safe_name(c.reference)}"
+            expected = c.redacted or c.original
+            stem = safe_name(c.source_name)
+            name = f"{folder}/{'redacted-' + stem if c.redacted else stem}"
+            blocks = _Checked(system.store.iter_plaintext(c.content_sha256), expected, f"{case_ref}:{c.reference}")
+            writer.write(name, blocks, stored=True)
+            proof = exhibit_proof(system, actor, c.exhibit_id)
+            if newest is None or proof["checkpoint"]["tree_size"] > newest["tree_size"]:
+                newest = proof["checkpoint"]
+            custody = f"custody/{safe_name(c.reference)}.json"
+            writer.write(custody, [json.dumps(proof, indent=1, sort_keys=True).encode()])
+            entry: dict[str, Any] = {
+                "exhibit_ref": c.reference,
+                "exhibit_id": c.exhibit_id,
+                "kind": c.kind,
+                "description": c.description,
+                "original": c.original,
+                "content": "redacted_copy" if c.redacted else "original",
+                "file": name,
+                "custody": custody,
             }
-            writer.write("README.txt", [_readme(manifest, chosen).encode()])
-            manifest["files"] = list(writer.files)
-            manifest_bytes = json.dumps(manifest, indent=1, sort_keys=True).encode()
-            signature = {
-                "format": SIGNATURE_FORMAT,
-                "key_id": key.key_id,
-                "signature": key.sign(manifest_payload(manifest)).hex(),
-            }
-            sums = [(f["path"], f["sha256"]) for f in writer.files]
-            sums.append((MANIFEST_NAME, writer.write(MANIFEST_NAME, [manifest_bytes], listed=False)["sha256"]))
-            signed = json.dumps(signature, indent=1, sort_keys=True).encode()
-            sums.append((SIGNATURE_NAME, writer.write(SIGNATURE_NAME, [signed], listed=False)["sha256"]))
-            writer.write(SUMS_NAME, ["".join(f"{d}  {p}\n" for p, d in sums).encode()], listed=False)
-        partial.replace(out)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+            if c.redacted:
+                entry["redacted_copy"] = c.redacted
+            entries.append(entry)
+        assert newest is not None
+        schedules: list[dict[str, Any]] = []
+        if schedule is not None and csv_text is not None:
+            path = f"schedules/{safe_name(schedule)}.csv"
+            writer.write(path, [csv_text.encode()])
+            schedules.append({"schedule": schedule, "file": path, "items": item_count})
+        writer.write("checkpoint.json", [json.dumps(newest, indent=1, sort_keys=True).encode()])
+        # The same custody and findings in CASE/UCO JSON-LD, for the recipient's own tools: only the exported
+        # exhibits and their events, so nothing about material left out of the bundle leaves with it.
+        uco = case_uco_document(system, actor, case_ref, reason=reason, exhibit_ids={c.exhibit_id for c in chosen})
+        writer.write(UCO_NAME, [json.dumps(uco, indent=1, ensure_ascii=False).encode()])
+        writer.write(key_path, [key.public_pem().encode()])
+        manifest: dict[str, Any] = {
+            "format": BUNDLE_FORMAT,
+            "case": {"reference": case_ref, "title": title},
+            "created_at": format_time(datetime.now(UTC)),
+            "exported_by": {"name": actor.name, "role": actor.role},
+            "recipient": recipient.strip(),
+            "reason": (reason or "").strip() or "service export",
+            "schedule": schedule,
+            "redacted": redacted,
+            "key_id": key.key_id,
+            "public_key": key_path,
+            "checkpoint": "checkpoint.json",
+            "case_uco": UCO_NAME,
+            "exhibits": entries,
+            "schedules": schedules,
+            "files": [],
+        }
+        writer.write("README.txt", [_readme(manifest, chosen).encode()])
+        manifest["files"] = list(writer.files)
+        manifest_bytes = json.dumps(manifest, indent=1, sort_keys=True).encode()
+        signature = {
+            "format": SIGNATURE_FORMAT,
+            "key_id": key.key_id,
+            "signature": key.sign(manifest_payload(manifest)).hex(),
+        }
+        sums = [(f["path"], f["sha256"]) for f in writer.files]
+        sums.append((MANIFEST_NAME, writer.write(MANIFEST_NAME, [manifest_bytes], listed=False)["sha256"]))
+        signed = json.dumps(signature, indent=1, sort_keys=True).encode()
+        sums.append((SIGNATURE_NAME, writer.write(SIGNATURE_NAME, [signed], listed=False)["sha256"]))
+        writer.write(SUMS_NAME, ["".join(f"{d}  {p}\n" for p, d in sums).encode()], listed=False)
     manifest_sha256 = hashlib.sha256(manifest_bytes).hexdigest()
     with system.catalog.transaction() as session:
         record_exports(

@@ -44,6 +44,7 @@ from evidence_store.catalog import Derivative, Exhibit, ExhibitFact, StoredObjec
 from evidence_store.custody import record_exports
 from evidence_store.ledger import CustodyEvent, Ledger, format_time
 from evidence_store.system import SERVICE_ROLE, EvidenceSystem
+from evidence_store.workspace import written_whole
 from schemas.records import CustodyAction
 
 FORMAT = "CASE/UCO JSON-LD"
@@ -599,14 +600,8 @@ def write_case_uco(
     document = case_uco_document(system, actor, case_ref, reason=reason, exported_at=exported_at)
     body = (json.dumps(document, indent=1, ensure_ascii=False) + "\n").encode()
     digest = hashlib.sha256(body).hexdigest()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
-    try:
+    with written_whole(out) as partial:
         partial.write_bytes(body)
-        partial.replace(out)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
     graph = document["@graph"]
     details = {"format": FORMAT, "case_version": CASE_VERSION, "file": out.name, "document_sha256": digest}
     with system.catalog.transaction() as session:

@@ -28,6 +28,20 @@ from schemas.records import CustodyAction
 
 
 @contextlib.contextmanager
+def written_whole(out: Path) -> Iterator[Path]:
+    """The path to write `out` at (`out.partial`, its folder made): it becomes `out` only when the block ends
+    without an error and is removed when it does not, so nothing half-written is ever found under `out`."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial")
+    try:
+        yield partial
+        partial.replace(out)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
 def working_copy(system: EvidenceSystem, sha256: str, suffix: str = "") -> Iterator[Path]:
     """A verified plaintext copy of the stored object `sha256`, for the duration of the block.
 

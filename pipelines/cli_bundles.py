@@ -140,16 +140,12 @@ def verify_bundle_command(bundle: Path, keys: tuple[Path, ...], passphrase_file:
 def decrypt_bundle(bundle: Path, out_file: Path, passphrase_file: Path | None, as_json: bool) -> None:
     """Decrypt an encrypted bundle to the plain zip (every chunk authenticated; nothing is left on failure)."""
     from evidence_store.bundle_crypto import decrypt_file
+    from evidence_store.workspace import written_whole
 
     with _coded(as_json):
         passphrase = _passphrase(passphrase_file, confirm=False)
-        partial = out_file.with_name(out_file.name + ".partial")
-        try:
-            with bundle.open("rb") as source, partial.open("wb") as sink:
-                size = decrypt_file(source, sink, passphrase)
-            partial.replace(out_file)
-        finally:
-            partial.unlink(missing_ok=True)
+        with written_whole(out_file) as partial, bundle.open("rb") as source, partial.open("wb") as sink:
+            size = decrypt_file(source, sink, passphrase)
     if as_json:
         _emit_json({"out": str(out_file), "bytes": size})
         return
